@@ -1,0 +1,1 @@
+"""channels layer of monitor (see docs/architecture)."""

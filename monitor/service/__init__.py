@@ -1,0 +1,1 @@
+"""service layer of monitor (see docs/architecture)."""
