@@ -29,9 +29,7 @@ def setup_logging(level: str = "INFO", *, json: bool | None = None, stream: Any 
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if json
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
@@ -45,4 +43,4 @@ def setup_logging(level: str = "INFO", *, json: bool | None = None, stream: Any 
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.get_logger(name)
