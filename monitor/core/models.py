@@ -171,3 +171,43 @@ class Document:
     language: str | None = None
     feed: str = ""  # feed name
     tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store remembers about a feed between polls."""
+
+    id: int
+    url: str
+    name: str
+    validators: Validators = Validators()
+    baseline_done: bool = False
+    error_streak: int = 0
+    next_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMatch:
+    """One watchlist's part of an alert: the terms that matched and the snippet."""
+
+    watchlist: str
+    terms: tuple[str, ...]
+    snippet: str
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Everything a channel needs to render one delivery of a story to one recipient."""
+
+    delivery_id: int
+    recipient: str
+    channel: str
+    story_id: int
+    title: str
+    url: str | None
+    source: str
+    published: datetime
+    matches: tuple[AlertMatch, ...]
+    also_reported_by: tuple[str, ...] = ()
+    attempts: int = 0

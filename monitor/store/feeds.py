@@ -1,0 +1,115 @@
+"""Feed state in the database: sync with the configuration, due feeds, poll outcomes.
+
+Functions take a SQLAlchemy ``Connection`` inside a transaction opened by
+``Database.read`` / ``Database.write`` and return core objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from monitor.core.models import Feed, FeedState, Validators
+from monitor.store.tables import FeedRow
+
+_feed = FeedRow.__table__  # type: ignore[attr-defined]
+
+
+def sync_feeds(conn: Connection, feeds: Sequence[Feed], now: datetime) -> dict[str, int]:
+    """Insert configured feeds that are new, reactivate returning ones, deactivate removed ones.
+
+    A new feed is due at once. Returns url -> feed id for every configured feed.
+    """
+    rows = {r.url: r for r in conn.execute(select(_feed.c.id, _feed.c.url, _feed.c.active))}
+    wanted = {f.url: f for f in feeds}
+    new = [
+        {"url": f.url, "name": f.name, "active": True, "next_poll_at": now}
+        for url, f in wanted.items()
+        if url not in rows
+    ]
+    if new:
+        conn.execute(_feed.insert(), new)
+    for url, f in wanted.items():
+        if url in rows:
+            conn.execute(update(_feed).where(_feed.c.url == url).values(active=True, name=f.name))
+    gone = [url for url, r in rows.items() if url not in wanted and r.active]
+    if gone:
+        conn.execute(update(_feed).where(_feed.c.url.in_(gone)).values(active=False))
+    return {r.url: r.id for r in conn.execute(select(_feed.c.id, _feed.c.url)) if r.url in wanted}
+
+
+def _state(row: Any) -> FeedState:
+    return FeedState(
+        id=row.id,
+        url=row.url,
+        name=row.name,
+        validators=Validators(row.etag, row.last_modified, row.body_hash),
+        baseline_done=row.baseline_done,
+        error_streak=row.error_streak,
+        next_poll_at=row.next_poll_at,
+        last_success_at=row.last_success_at,
+    )
+
+
+def load_feed(conn: Connection, url: str) -> FeedState | None:
+    row = conn.execute(select(_feed).where(_feed.c.url == url)).first()
+    return _state(row) if row else None
+
+
+def due_feeds(conn: Connection, now: datetime, limit: int = 1000) -> list[str]:
+    """URLs of active feeds whose next poll time has come, oldest first."""
+    rows = conn.execute(
+        select(_feed.c.url)
+        .where(_feed.c.active.is_(True), _feed.c.next_poll_at <= now)
+        .order_by(_feed.c.next_poll_at)
+        .limit(limit)
+    )
+    return [r.url for r in rows]
+
+
+def next_due_at(conn: Connection) -> datetime | None:
+    """The earliest next poll time among active feeds."""
+    return conn.execute(
+        select(_feed.c.next_poll_at)
+        .where(_feed.c.active.is_(True))
+        .order_by(_feed.c.next_poll_at)
+        .limit(1)
+    ).scalar()
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """How a poll ended, as the feed row should remember it."""
+
+    status: str  # ok | not_modified | unchanged | error
+    polled_at: datetime
+    next_poll_at: datetime
+    validators: Validators | None = None  # new validators after a 200
+    error: str | None = None
+    baseline_done: bool | None = None
+
+
+def record_poll(conn: Connection, feed_id: int, record: PollRecord) -> None:
+    values: dict[str, Any] = {
+        "last_status": record.status,
+        "last_polled_at": record.polled_at,
+        "next_poll_at": record.next_poll_at,
+    }
+    if record.status == "error":
+        values["error_streak"] = _feed.c.error_streak + 1
+        values["last_error"] = (record.error or "")[:2000]
+    else:
+        values["error_streak"] = 0
+        values["last_error"] = None
+        values["last_success_at"] = record.polled_at
+    if record.validators is not None:
+        values["etag"] = record.validators.etag
+        values["last_modified"] = record.validators.last_modified
+        values["body_hash"] = record.validators.body_hash
+    if record.baseline_done is not None:
+        values["baseline_done"] = record.baseline_done
+    conn.execute(update(_feed).where(_feed.c.id == feed_id).values(**values))
