@@ -42,6 +42,8 @@ def plan_deliveries(
         if not mine:
             continue
         names = tuple(dict.fromkeys(m.watchlist for m in mine))
-        priority = "high" if any(m.priority == "high" for m in mine) else "normal"
-        planned.append(PlannedDelivery(recipient.key, recipient.channel, names, priority))
+        high = any(m.priority == "high" for m in mine)
+        planned.append(
+            PlannedDelivery(recipient.key, recipient.channel, names, "high" if high else "normal")
+        )
     return planned
