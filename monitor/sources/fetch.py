@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import http.cookiejar
 import socket
 import ssl
 import time
@@ -211,6 +212,10 @@ class Fetcher:
             transport=_GuardedTransport(self.guard, limits=limits, ssl_context=ssl_context),
             follow_redirects=False,
             trust_env=False,
+            # No cookies kept between requests: no state across feeds, no growth over months.
+            cookies=http.cookiejar.CookieJar(
+                http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
+            ),
             timeout=httpx.Timeout(
                 self.settings.deadline_s, connect=self.settings.connect_timeout_s, pool=None
             ),
