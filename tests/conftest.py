@@ -16,6 +16,7 @@ import pytest
 
 from monitor.store.database import Database
 from monitor.store.migrate import upgrade
+from tests.support.feed_server import feed_server as feed_server
 
 PG_ADMIN = os.environ.get("MONITOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -1,0 +1,35 @@
+"""Helpers shared by command handlers: loading the configuration, running async code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from monitor.config import Config, config_directory, load_config
+from monitor.core.query import validate_query
+from monitor.errors import ConfigError
+from monitor.logs import setup_logging
+
+T = TypeVar("T")
+
+
+def load(args: argparse.Namespace) -> Config:
+    """Load the configuration named by --config / $MONITOR_CONFIG, or exit 1 with every error."""
+    directory = config_directory(getattr(args, "config", None))
+    try:
+        config = load_config(directory, query_validator=validate_query)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) in {directory}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    level = getattr(args, "log_level", None) or config.monitor.log_level
+    setup_logging(level, json=getattr(args, "log_json", None))
+    return config
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)

@@ -1,0 +1,1 @@
+"""`monitor demo`: local sample feeds and article pages, polled twice, alerts shown."""

@@ -1,0 +1,68 @@
+"""Poll cycles: run the pipeline for due (or all) feeds with bounded concurrency.
+
+The daemon's scheduler calls ``poll_due`` on every tick; ``monitor poll --once``
+calls ``poll_all``. Feeds already being polled are never started twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+
+from monitor.core.models import Feed, PollSummary
+from monitor.service.pipeline import PollContext, PollReport, poll_feed
+from monitor.store import feeds as feed_store
+
+
+class Poller:
+    """Runs polls for a set of configured feeds, at most ``concurrency`` at a time."""
+
+    def __init__(self, ctx: PollContext, feeds: Iterable[Feed], *, concurrency: int = 20) -> None:
+        self.ctx = ctx
+        self.feeds: Mapping[str, Feed] = {f.url: f for f in feeds}
+        self._slots = asyncio.Semaphore(concurrency)
+        self._in_flight: set[str] = set()
+
+    def replace_feeds(self, feeds: Iterable[Feed]) -> None:
+        self.feeds = {f.url: f for f in feeds}
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    async def poll_all(self) -> PollSummary:
+        return await self._poll_many(list(self.feeds.values()))
+
+    async def poll_due(self, limit: int = 1000) -> PollSummary:
+        due = await self.ctx.db.read(feed_store.due_feeds, self.ctx.clock.now(), limit)
+        feeds = [self.feeds[u] for u in due if u in self.feeds and u not in self._in_flight]
+        return await self._poll_many(feeds)
+
+    async def _poll_many(self, feeds: list[Feed]) -> PollSummary:
+        reports = await asyncio.gather(*(self._poll_one(f) for f in feeds))
+        return summarise(reports)
+
+    async def _poll_one(self, feed: Feed) -> PollReport:
+        self._in_flight.add(feed.url)
+        try:
+            async with self._slots:
+                return await poll_feed(self.ctx, feed)
+        finally:
+            self._in_flight.discard(feed.url)
+
+
+def summarise(reports: Iterable[PollReport]) -> PollSummary:
+    polled = not_modified = unchanged = failed = new_items = alerts = 0
+    failures = []
+    for r in reports:
+        polled += 1
+        new_items += r.new_items
+        alerts += r.alerts
+        if r.status == "not_modified":
+            not_modified += 1
+        elif r.status == "unchanged":
+            unchanged += 1
+        elif r.status == "error":
+            failed += 1
+            failures.append(f"{r.feed}: {r.error}")
+    return PollSummary(polled, not_modified, unchanged, failed, new_items, alerts, tuple(failures))
