@@ -18,6 +18,9 @@ from monitor.store.database import Database
 from monitor.store.migrate import upgrade
 from tests.support.feed_server import feed_server as feed_server
 
+# python-telegram-bot: opt in to the future form of RetryAfter.retry_after (a timedelta).
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
 PG_ADMIN = os.environ.get("MONITOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 

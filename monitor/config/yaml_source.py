@@ -307,7 +307,9 @@ def parse_yaml(
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
+        # The parser may stop just past the last line (end of input): name the last one.
+        last_line = text.count("\n") + 1
+        line = min(mark.line + 1, last_line) if mark else None
         message = " ".join(part for part in (exc.context, exc.problem) if part)
         return None, [ConfigProblem(file, line, "", f"invalid YAML: {message}")]
     except yaml.YAMLError as exc:
