@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from collections.abc import Awaitable, Callable
 
 from monitor.commands.common import load, run
 from monitor.core.models import PollSummary
@@ -26,45 +28,44 @@ def format_summary(summary: PollSummary, sent: int, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def cmd_poll(args: argparse.Namespace) -> int:
-    """Poll every configured feed once, deliver what is due, print a summary."""
+def with_runtime(args: argparse.Namespace, work: Callable[[Runtime], Awaitable[None]]) -> int:
+    """Load the config, open a Runtime, run ``work`` on it, close it; storage errors exit 1."""
     config = load(args)
 
-    async def once() -> int:
+    async def main() -> None:
         runtime = await Runtime.open(config)
         try:
-            started = time.perf_counter()
-            summary = await runtime.poller.poll_all()
-            report = await runtime.sender.send_due()
-            print(format_summary(summary, report.sent, time.perf_counter() - started))
-            return 0
+            await work(runtime)
         finally:
             await runtime.aclose()
 
     try:
-        return run(once())
+        run(main())
     except StorageError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    """Poll every configured feed once, deliver what is due, print a summary."""
+
+    async def once(runtime: Runtime) -> None:
+        started = time.perf_counter()
+        summary = await runtime.poller.poll_all()
+        report = await runtime.sender.send_due()
+        print(format_summary(summary, report.sent, time.perf_counter() - started))
+
+    return with_runtime(args, once)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon until SIGTERM or SIGINT."""
-    config = load(args)
 
-    async def forever() -> int:
-        runtime = await Runtime.open(config)
-        try:
-            await Daemon(runtime).run()
-            return 0
-        finally:
-            await runtime.aclose()
+    async def forever(runtime: Runtime) -> None:
+        await Daemon(runtime).run()
 
-    try:
-        return run(forever())
-    except StorageError as exc:
-        print(f"error: {exc}")
-        return 1
+    return with_runtime(args, forever)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -75,7 +76,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
         before = current_revision(db)
         after = upgrade(db)
     except StorageError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         db.dispose()

@@ -33,7 +33,7 @@ from monitor.core.models import (
 )
 from monitor.core.plan import alerting_keys, plan_deliveries
 from monitor.core.schedule import next_poll_at
-from monitor.errors import FetchError, MonitorError, ParseError
+from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError
 from monitor.logs import get_logger
 from monitor.sources.fetch import Fetcher
 from monitor.sources.parse import parse_feed
@@ -62,6 +62,7 @@ class PollContext:
     recipients: Sequence[Recipient]
     clock: Clock
     rng: random.Random
+    max_backoff_s: float = 6 * 3600  # the longest wait of a failing feed (fetch.max_interval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ class PollReport:
     """How one poll went: the log line and the cycle summary are built from it."""
 
     feed: str
-    status: str  # ok | not_modified | unchanged | error
+    status: str  # ok | not_modified | unchanged | throttled | error
     new_items: int = 0
     alerts: int = 0
     duration_ms: float = 0.0
@@ -199,16 +200,22 @@ async def _record(
 async def _record_failure(
     ctx: PollContext, feed: Feed, state: FeedState, now: datetime, exc: MonitorError
 ) -> PollReport:
+    """Record a failed poll. A 429/503 with Retry-After is throttling, not a broken feed."""
     retry_after = getattr(exc, "retry_after", None)
+    throttled = (
+        isinstance(exc, HTTPStatusError) and exc.status in (429, 503) and retry_after is not None
+    )
+    status = "throttled" if throttled else "error"
     next_at = next_poll_at(
         now,
         feed.interval_s,
-        error_streak=state.error_streak + 1,
+        error_streak=state.error_streak + (0 if throttled else 1),
         retry_after_s=retry_after,
         rng=ctx.rng,
+        max_backoff_s=ctx.max_backoff_s,
     )
     error = f"{type(exc).__name__}: {exc}"
     await ctx.db.write(
-        feed_store.record_poll, state.id, PollRecord("error", now, next_at, error=error)
+        feed_store.record_poll, state.id, PollRecord(status, now, next_at, error=error)
     )
-    return PollReport(feed.name, "error", error=error)
+    return PollReport(feed.name, status, error=error)

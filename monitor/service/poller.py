@@ -62,7 +62,7 @@ def summarise(reports: Iterable[PollReport]) -> PollSummary:
             not_modified += 1
         elif r.status == "unchanged":
             unchanged += 1
-        elif r.status == "error":
+        elif r.status in ("error", "throttled"):
             failed += 1
             failures.append(f"{r.feed}: {r.error}")
     return PollSummary(polled, not_modified, unchanged, failed, new_items, alerts, tuple(failures))

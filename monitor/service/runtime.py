@@ -81,7 +81,15 @@ class Runtime:
         matcher = compile_watchlists(config.watchlists)
         channels = build_channels(config, stream=stream)
         recipients = {r.key: r for r in config.recipients}
-        ctx = PollContext(db, fetcher, matcher, list(config.recipients), clock, rng)
+        ctx = PollContext(
+            db,
+            fetcher,
+            matcher,
+            list(config.recipients),
+            clock,
+            rng,
+            max_backoff_s=float(config.monitor.fetch.max_interval),
+        )
         poller = Poller(ctx, config.feeds, concurrency=config.monitor.fetch.concurrency)
         sender = OutboxSender(db, channels, recipients, clock, rng=rng)
         return cls(config, db, fetcher, matcher, channels, recipients, poller, sender, clock)

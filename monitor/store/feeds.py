@@ -85,7 +85,7 @@ def next_due_at(conn: Connection) -> datetime | None:
 class PollRecord:
     """How a poll ended, as the feed row should remember it."""
 
-    status: str  # ok | not_modified | unchanged | error
+    status: str  # ok | not_modified | unchanged | throttled | error
     polled_at: datetime
     next_poll_at: datetime
     validators: Validators | None = None  # new validators after a 200
@@ -101,6 +101,8 @@ def record_poll(conn: Connection, feed_id: int, record: PollRecord) -> None:
     }
     if record.status == "error":
         values["error_streak"] = _feed.c.error_streak + 1
+        values["last_error"] = (record.error or "")[:2000]
+    elif record.status == "throttled":  # the server asked us to wait: not a failure
         values["last_error"] = (record.error or "")[:2000]
     else:
         values["error_streak"] = 0

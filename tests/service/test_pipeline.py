@@ -221,3 +221,31 @@ async def test_bad_inputs_fail_alone_with_a_clear_error(
     for name in EXPECTED_FAILURES:
         assert polls[name]["status"] == "error" and polls[name]["error"]
         assert "duration_ms" in polls[name]
+
+
+async def test_retry_after_is_throttling_not_failure(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    from tests.support.feed_server import retry_after
+
+    feed_server.route("/busy.xml", retry_after(120))
+    config = write_config(tmp_path, feeds=[{"url": feed_server.url("/busy.xml"), "name": "Busy"}])
+    rt = await Runtime.open(config, stream=io.StringIO())
+    try:
+        before = rt.clock.now()
+        await rt.poller.poll_all()
+        with rt.db.reading() as conn:
+            row = conn.execute(
+                text("SELECT last_status, error_streak, next_poll_at FROM feed")
+            ).one()
+        assert row.last_status == "throttled" and row.error_streak == 0
+        from monitor.store.feeds import load_feed
+
+        with rt.db.reading() as conn:
+            state = load_feed(conn, feed_server.url("/busy.xml"))
+        assert state is not None and state.next_poll_at is not None
+        assert (state.next_poll_at - before).total_seconds() >= 120
+        assert (await rt.poller.poll_due()).polled == 0  # not due before Retry-After
+        assert len(feed_server.requests("/busy.xml")) == 1
+    finally:
+        await rt.aclose()
