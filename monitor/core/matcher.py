@@ -127,8 +127,21 @@ class Matcher:
         for _, positions in found:
             spans.extend(s for s in locator.spans(positions[:MAX_SPANS_PER_TERM]) if s not in spans)
         ordered = tuple(sorted(spans, key=lambda s: (s.field != "title", s.start)))
-        terms_found = tuple(dict.fromkeys(text for text, _ in found))
+        terms_found = _distinct_terms(found)
         return Explanation(name, True, terms_found, locator.snippet(ordered), ordered, "matched")
+
+
+def _distinct_terms(found: list[tuple[str, list[tuple[int, int]]]]) -> tuple[str, ...]:
+    """The terms that matched, leaving out a variant that only found words already found
+    (Kirienko and Кириенко both hit "Kiriyenko": the alert names one term, not three)."""
+    covered: set[tuple[int, int]] = set()
+    terms: list[str] = []
+    for text, positions in found:
+        if text in terms or covered.issuperset(positions):
+            continue
+        covered.update(positions)
+        terms.append(text)
+    return tuple(terms)
 
 
 def _found(

@@ -282,3 +282,11 @@ def test_quality_set_meets_the_targets() -> None:
     figures = scores(outcomes)
     assert figures["recall"] >= 0.95
     assert figures["precision"] >= 0.97
+
+
+def test_variant_terms_that_found_the_same_words_are_named_once() -> None:
+    spec = WatchlistSpec(name="K", query='"Kiriyenko" OR "Kirienko" OR "Кириенко"')
+    matcher = compile_watchlists([spec])
+    (match,) = matcher.match(Document(title="", text="Sergei Kiriyenko met Кириенко's aides"))
+    assert match.terms == ("Kiriyenko",)
+    assert len(match.spans) == 2
