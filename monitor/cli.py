@@ -86,6 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("run", _lazy("run_cmds", "cmd_run"), "run the daemon until SIGTERM/SIGINT")
 
+    match = add(
+        "match",
+        _lazy("tools", "cmd_match"),
+        "test the watchlists against a text or HTML file (exit 0 if any matched)",
+    )
+    match.add_argument("file", metavar="FILE", help="a text or HTML file, or - for standard input")
+    match.add_argument("--watchlist", metavar="NAME", help="only this watchlist")
+    match.add_argument("--json", action="store_true", help="one JSON object per watchlist")
+    replay = add(
+        "replay",
+        _lazy("tools", "cmd_replay"),
+        "run a watchlist over stored items: how many stories would have alerted",
+    )
+    replay.add_argument("--watchlist", metavar="NAME", required=True)
+    replay.add_argument("--since", default="30d", help="how far back (default 30d)")
+    replay.add_argument("--query", help="try this query instead of the saved one")
+    replay.add_argument("--samples", type=int, default=10, help="stories to show (default 10)")
+
     demo = add("demo", _cmd_demo, "serve sample feeds locally, poll them, show the alerts")
     demo.add_argument(
         "--port", type=int, default=0, help="port of the sample server (default: any free)"

@@ -12,7 +12,16 @@ from typing import Any
 
 import structlog
 
-_NOISY = ("httpx", "httpcore", "telegram", "apscheduler", "aiosmtplib", "trafilatura", "hpack")
+_NOISY = (
+    "httpx",
+    "httpcore",
+    "telegram",
+    "apscheduler",
+    "aiosmtplib",
+    "trafilatura",
+    "hpack",
+    "alembic",
+)
 
 
 def setup_logging(level: str = "INFO", *, json: bool | None = None, stream: Any = None) -> None:

@@ -133,3 +133,51 @@ def test_demo_shows_alerts_from_the_second_cycle(tmp_path: Path) -> None:
     assert "Starlink signs in-flight internet deal" in cycle2
     assert "starling" not in cycle2.lower().replace("starlink", "")
     assert "4 not modified" in cycle3
+
+
+def test_match_explains_each_watchlist_as_json(tmp_path: Path) -> None:
+    page = tmp_path / "a.txt"
+    page.write_text("Wakil kepala staf Kremlin Sergei Kirienko dan layanan Starlink-nya.")
+    result = monitor("match", "--json", "--config", str(ROOT / "config"), str(page))
+    assert result.returncode == 0, result.stderr
+    import json
+
+    lines = {d["watchlist"]: d for d in map(json.loads, result.stdout.splitlines())}
+    assert lines["Kiriyenko"]["matched"] and "Kirienko" in lines["Kiriyenko"]["snippet"]
+    assert lines["Starlink"]["terms"] == ["Starlink"]
+    assert lines["Musk and Putin"] == {
+        "watchlist": "Musk and Putin",
+        "matched": False,
+        "terms": [],
+        "snippet": "",
+    }
+    none = tmp_path / "b.txt"
+    none.write_text("A starling flock over the river.")
+    assert monitor("match", "--config", str(ROOT / "config"), str(none)).returncode == 1
+
+
+def test_replay_reports_what_an_edited_query_would_alert(tmp_path: Path) -> None:
+    demo = monitor("demo", "--state", str(tmp_path / "demo"))
+    assert demo.returncode == 0, demo.stderr
+    config = tmp_path / "cfg"
+    shutil.copytree(ROOT / "config", config)
+    with (config / "monitor.yaml").open("a") as f:
+        f.write(f"\ndatabase_url: sqlite:///{tmp_path / 'demo' / 'monitor.db'}\n")
+    saved = monitor(
+        "replay", "--watchlist", "Starlink", "--since", "3650d", "--config", str(config)
+    )
+    assert saved.returncode == 0, saved.stderr
+    assert "3 stories would alert (matched at the time: 3; new: 0, no longer: 0)" in saved.stdout
+    edited = monitor(
+        "replay",
+        "--watchlist",
+        "Starlink",
+        "--since",
+        "3650d",
+        "--config",
+        str(config),
+        "--query",
+        "Starlink OR starling",
+    )
+    assert "4 stories would alert" in edited.stdout and "new: 1" in edited.stdout
+    assert "+ [Warta] Burung starling" in edited.stdout

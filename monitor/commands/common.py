@@ -10,8 +10,10 @@ from typing import Any, TypeVar
 
 from monitor.config import Config, config_directory, load_config
 from monitor.core.query import validate_query
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StorageError
 from monitor.logs import setup_logging
+from monitor.store.database import Database
+from monitor.store.migrate import upgrade
 
 T = TypeVar("T")
 
@@ -33,3 +35,15 @@ def load(args: argparse.Namespace) -> Config:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def open_database(config: Config) -> Database:
+    """The configured database, migrated to this version's schema (or exit 1 saying why)."""
+    db = Database(config.database_url, pool_size=config.monitor.database_pool_size)
+    try:
+        upgrade(db)
+    except StorageError as exc:
+        db.dispose()
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    return db

@@ -8,6 +8,7 @@ inside a transaction and return plain values.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from monitor.core.models import Entry, Match
-from monitor.store.tables import ItemRow, MatchRow, StoryRow
+from monitor.store.tables import FeedRow, ItemRow, MatchRow, StoryRow
 
 _item: Table = ItemRow.__table__  # type: ignore[attr-defined]
 _story: Table = StoryRow.__table__  # type: ignore[attr-defined]
@@ -148,3 +149,48 @@ def story_matches(conn: Connection, story_ids: Sequence[int]) -> Mapping[int, li
         for r in conn.execute(q):
             out.setdefault(r.story_id, []).append(r)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """An item as stored, with its story and outlet, for replays and evaluations."""
+
+    id: int
+    story_id: int | None
+    feed: str
+    title: str
+    text: str
+    language: str | None
+    link: str | None
+    published: datetime
+
+
+def stored_items(conn: Connection, since: datetime, batch: int = 1000) -> Iterator[StoredItem]:
+    """Items fetched since ``since``, oldest first, streamed in batches."""
+    feed: Table = FeedRow.__table__  # type: ignore[attr-defined]
+    q = (
+        select(
+            _item.c.id,
+            _item.c.story_id,
+            feed.c.name,
+            _item.c.title,
+            _item.c.text,
+            _item.c.language,
+            _item.c.link,
+            _item.c.published_at,
+        )
+        .join(feed, feed.c.id == _item.c.feed_id)
+        .where(_item.c.fetched_at >= since)
+        .order_by(_item.c.id)
+        .execution_options(yield_per=batch)
+    )
+    for r in conn.execute(q):
+        yield StoredItem(*r)
+
+
+def matched_stories(conn: Connection, watchlist: str, since: datetime) -> set[int]:
+    """Stories the stored matches say ``watchlist`` matched since ``since``."""
+    q = select(_match.c.story_id).where(
+        _match.c.watchlist == watchlist, _match.c.created_at >= since
+    )
+    return {r.story_id for r in conn.execute(q)}
