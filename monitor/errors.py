@@ -13,7 +13,9 @@
     ├── ParseError             the bytes are not a feed we can use
     └── DeliveryError          an alert could not be delivered
         ├── TransientDeliveryError   retry later (carries `retry_after` seconds)
-        └── PermanentDeliveryError   stop retrying this recipient
+        ├── RecipientMovedError      the chat moved (group -> supergroup): use `new_address`
+        ├── MessageRejectedError     this one message can never be sent; the recipient is fine
+        └── PermanentDeliveryError   stop retrying this recipient (blocked, unknown, refused)
 
 Library exceptions (httpx, feedparser, SQLAlchemy, telegram, aiosmtplib) never leave
 the module that calls the library: they become one of these with ``raise ... from exc``.
@@ -110,4 +112,16 @@ class TransientDeliveryError(DeliveryError):
 
 
 class PermanentDeliveryError(DeliveryError):
-    """Retrying will not help (blocked, unknown chat, rejected address)."""
+    """Retrying will not help for this recipient (blocked, unknown chat, rejected address)."""
+
+
+class RecipientMovedError(DeliveryError):
+    """The recipient lives at a new address now (e.g. ``migrate_to_chat_id``)."""
+
+    def __init__(self, message: str, *, new_address: str) -> None:
+        super().__init__(message)
+        self.new_address = new_address
+
+
+class MessageRejectedError(DeliveryError):
+    """The channel refuses this one message for good; the recipient is fine."""

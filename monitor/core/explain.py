@@ -29,6 +29,7 @@ class Explanation:
     snippet: str = ""
     spans: tuple[Span, ...] = ()
     reason: str = ""
+    highlights: tuple[tuple[int, int], ...] = ()  # offsets of the hits in ``snippet``
 
     def as_json(self) -> dict[str, object]:
         """The ``monitor match --json`` line for this watchlist."""
@@ -132,16 +133,18 @@ class Locator:
                 found.append(span)
         return found
 
-    def snippet(self, spans: tuple[Span, ...]) -> str:
-        """Keyword in context: the text around the first hit in the text (else the title);
-        without hits (a ``source:`` or ``lang:`` query), the title or the start of the text."""
+    def snippet(self, spans: tuple[Span, ...]) -> tuple[str, tuple[tuple[int, int], ...]]:
+        """Keyword in context: the text around the first hit in the text (else the title),
+        with the offsets in the snippet of every hit it shows; without hits (a ``source:``
+        or ``lang:`` query), the title or the start of the text."""
         document = self.doc.document
         if not spans:
-            return keyword_in_context(document.title or document.text, 0, 0)
+            return keyword_in_context(document.title or document.text, 0, 0), ()
         in_text = [span for span in spans if span.field == "text"]
         span = min(in_text or spans, key=lambda s: s.start)
         source = document.text if span.field == "text" else document.title
-        return keyword_in_context(source, span.start, span.end)
+        same_field = [(s.start, s.end) for s in spans if s.field == span.field]
+        return highlighted_context(source, span.start, span.end, same_field)
 
 
 def _find_word(chars: str, word: str, skip: int, start: int = 0) -> int | None:
@@ -162,6 +165,17 @@ def _find_word(chars: str, word: str, skip: int, start: int = 0) -> int | None:
 
 def keyword_in_context(text: str, start: int, end: int, width: int = SNIPPET_WIDTH) -> str:
     """About ``width`` characters of ``text`` around ``text[start:end]``, cut at spaces."""
+    return highlighted_context(text, start, end, [], width)[0]
+
+
+def highlighted_context(
+    text: str,
+    start: int,
+    end: int,
+    hits: list[tuple[int, int]],
+    width: int = SNIPPET_WIDTH,
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """``keyword_in_context`` plus the snippet offsets of the ``hits`` (text offsets) it shows."""
     room = max(width - (end - start), 20)
     before = min(room // 2, start)  # context the start of the text leaves unused goes after
     after = min(room - before, len(text) - end)
@@ -174,7 +188,33 @@ def keyword_in_context(text: str, start: int, end: int, width: int = SNIPPET_WID
     if right < len(text):
         cut = text.rfind(" ", end, right)
         right = cut if cut != -1 else right
-    body = " ".join(text[left:right].split())
     prefix = _ELLIPSIS if left > 0 else ""
     suffix = _ELLIPSIS if right < len(text) else ""
-    return f"{prefix}{body}{suffix}"
+    parts: list[str] = []
+    marks: list[tuple[int, int]] = []
+    size = 0
+    position = left
+    for hit_start, hit_end in sorted(h for h in hits if left <= h[0] and h[1] <= right):
+        if hit_start < position:
+            continue  # overlaps the previous hit
+        for piece, is_hit in ((text[position:hit_start], False), (text[hit_start:hit_end], True)):
+            piece = _collapse(piece, first=size == 0)
+            if is_hit:
+                marks.append((size, size + len(piece)))
+            parts.append(piece)
+            size += len(piece)
+        position = hit_end
+    parts.append(_collapse(text[position:right], first=size == 0))
+    body = "".join(parts).rstrip()
+    shift = len(prefix)
+    return f"{prefix}{body}{suffix}", tuple((a + shift, b + shift) for a, b in marks)
+
+
+def _collapse(piece: str, *, first: bool) -> str:
+    """Whitespace runs become one space (none at the very start of the snippet)."""
+    collapsed = " ".join(piece.split())
+    if not collapsed:
+        return "" if first or not piece else " "
+    lead = " " if piece[:1].isspace() and not first else ""
+    trail = " " if piece[-1:].isspace() else ""
+    return f"{lead}{collapsed}{trail}"

@@ -84,6 +84,7 @@ class Matcher:
                         explained.snippet,
                         explained.spans,
                         spec.priority,
+                        explained.highlights,
                     )
                 )
         return matches
@@ -128,7 +129,8 @@ class Matcher:
             spans.extend(s for s in locator.spans(positions[:MAX_SPANS_PER_TERM]) if s not in spans)
         ordered = tuple(sorted(spans, key=lambda s: (s.field != "title", s.start)))
         terms_found = _distinct_terms(found)
-        return Explanation(name, True, terms_found, locator.snippet(ordered), ordered, "matched")
+        snippet, highlights = locator.snippet(ordered)
+        return Explanation(name, True, terms_found, snippet, ordered, "matched", highlights)
 
 
 def _distinct_terms(found: list[tuple[str, list[tuple[int, int]]]]) -> tuple[str, ...]:

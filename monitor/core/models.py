@@ -108,6 +108,7 @@ class Match:
     snippet: str
     spans: tuple[Span, ...] = ()
     priority: Literal["normal", "high"] = "normal"
+    highlights: tuple[tuple[int, int], ...] = ()  # where the hits are in ``snippet``
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,7 @@ class AlertMatch:
     watchlist: str
     terms: tuple[str, ...]
     snippet: str
+    highlights: tuple[tuple[int, int], ...] = ()  # where the hits are in ``snippet``
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,6 +130,7 @@ def insert_matches(
             "watchlist": m.watchlist,
             "terms": list(m.terms),
             "snippet": m.snippet,
+            "highlights": [list(h) for h in m.highlights],
             "created_at": now,
         }
         for m in matches
@@ -142,7 +143,13 @@ def story_matches(conn: Connection, story_ids: Sequence[int]) -> Mapping[int, li
     out: dict[int, list[Any]] = {}
     for part in chunks(list(story_ids)):
         q = (
-            select(_match.c.story_id, _match.c.watchlist, _match.c.terms, _match.c.snippet)
+            select(
+                _match.c.story_id,
+                _match.c.watchlist,
+                _match.c.terms,
+                _match.c.snippet,
+                _match.c.highlights,
+            )
             .where(_match.c.story_id.in_(part))
             .order_by(_match.c.id)
         )

@@ -113,7 +113,7 @@ def load_alerts(conn: Connection, delivery_ids: Sequence[int]) -> list[Alert]:
     for r in rows:
         wanted = set(r.watchlists)
         ms = tuple(
-            AlertMatch(m.watchlist, tuple(m.terms), m.snippet)
+            AlertMatch(m.watchlist, tuple(m.terms), m.snippet, tuple(map(tuple, m.highlights)))
             for m in matches.get(r.story_id, [])
             if m.watchlist in wanted
         )

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from monitor.store.types import JSONList, UTCDateTime
+from monitor.store.types import JSONList, JSONValue, UTCDateTime
 
 
 def _utc(*, nullable: bool = True, index: bool = False) -> Column[datetime]:
@@ -93,6 +93,7 @@ class MatchRow(SQLModel, table=True):
     watchlist: str = Field(sa_column=Column(Text, nullable=False))
     terms: list[str] = Field(sa_column=Column(JSONList(), nullable=False))
     snippet: str = Field(sa_column=Column(Text, nullable=False))
+    highlights: list[list[int]] = Field(sa_column=Column(JSONValue(), nullable=False))
     created_at: datetime = Field(sa_column=_utc(nullable=False))
 
 
@@ -122,3 +123,6 @@ class DeliveryRow(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
+
+# Tables defined beside their queries register on the same metadata when imported here.
+from monitor.store import delivery_tables, story_tables  # noqa: E402, F401

@@ -2,7 +2,7 @@
 
 ``UTCDateTime`` stores timezone-aware UTC datetimes (SQLite has no time zones:
 values are stored as naive UTC and come back aware). ``JSONList`` stores a list of
-strings as JSON text.
+strings as JSON text, ``JSONValue`` any JSON value.
 """
 
 from __future__ import annotations
@@ -51,3 +51,16 @@ class JSONList(TypeDecorator[list[str]]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> list[str] | None:
         return None if value is None else list(json.loads(value))
+
+
+class JSONValue(TypeDecorator[Any]):
+    """Any JSON-serialisable value stored as JSON text."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else json.dumps(value, ensure_ascii=False)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(value)

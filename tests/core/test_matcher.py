@@ -290,3 +290,12 @@ def test_variant_terms_that_found_the_same_words_are_named_once() -> None:
     (match,) = matcher.match(Document(title="", text="Sergei Kiriyenko met Кириенко's aides"))
     assert match.terms == ("Kiriyenko",)
     assert len(match.spans) == 2
+
+
+def test_snippet_highlights_point_at_the_found_words() -> None:
+    matcher = compile_watchlists([WatchlistSpec(name="K", query="Kiriyenko OR Starlink")])
+    text = "Pejabat   Kremlin, termasuk Sergei Kirienko, dan layanan Starlink-nya di Taiwan. " * 4
+    (match,) = matcher.match(Document(title="", text=text))
+    shown = [match.snippet[a:b] for a, b in match.highlights]
+    assert shown[:2] == ["Kirienko", "Starlink"] and set(shown) == {"Kirienko", "Starlink"}
+    assert "  " not in match.snippet

@@ -1,0 +1,1 @@
+"""Tables of the story index (clustering): filled in by the clustering work."""
