@@ -175,7 +175,12 @@ class Rules:
         return frozenset(rule.language for rule in self.rules) - {ANY_LANGUAGE}
 
     def for_languages(self, languages: Iterable[str] | None) -> _Compiled:
-        key = None if languages is None else frozenset(_base_language(x) for x in languages)
+        # English UI phrases ("Back To Top", "Read more") appear on sites in every language.
+        key = (
+            None
+            if languages is None
+            else frozenset(_base_language(x) for x in languages) | {ENGLISH}
+        )
         compiled = self._compiled.get(key)
         if compiled is None:
             chosen = (
@@ -185,6 +190,9 @@ class Rules:
             )
             compiled = self._compiled[key] = _Compiled(chosen)
         return compiled
+
+
+ENGLISH = "en"  # its rules always apply: English UI text is everywhere
 
 
 def _base_language(tag: str) -> str:
@@ -307,7 +315,7 @@ def strip_boilerplate(
     """Remove boilerplate lines and trailing promos from an extracted article text.
 
     ``languages``: ISO 639-1 codes (or tags such as "en-US") of the rule groups to use
-    besides the language-independent ones; ``None`` uses every language (the page
+    besides the language-independent and English ones; ``None`` uses every language (the page
     language is often unknown or mislabelled). ``title``: the article title, so that a
     first line repeating it is dropped. Lines are separated by newlines and kept in
     order; empty lines are dropped.

@@ -67,6 +67,13 @@ class Entry:
     language: str | None = None
     author: str | None = None
     position: int = 0  # order in the feed document, 0 = first
+    article_text: str | None = None  # the article page's main text, when fetched
+    article_problem: str | None = None  # why the article text could not be used
+
+    @property
+    def full_text(self) -> str:
+        """What matching and clustering read: the article text, then the feed text."""
+        return full_text(self.text, self.article_text)
 
     @property
     def key(self) -> str:
@@ -76,6 +83,15 @@ class Entry:
         if self.guid:
             return "g:" + self.guid
         return "h:" + self.content_hash
+
+
+def full_text(feed_text: str, article_text: str | None) -> str:
+    """The article text followed by the feed text, unless the article already holds it."""
+    if not article_text:
+        return feed_text
+    if feed_text and feed_text[:200] not in article_text:
+        return f"{article_text}\n\n{feed_text}"
+    return article_text
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from monitor.core.plan import alerting_keys, plan_deliveries
 from monitor.core.schedule import next_poll_at
 from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError
 from monitor.logs import get_logger
+from monitor.service.fulltext import with_article_text
 from monitor.sources.fetch import Fetcher
 from monitor.sources.parse import parse_feed
 from monitor.store import feeds as feed_store
@@ -127,8 +128,9 @@ async def _poll(ctx: PollContext, feed: Feed) -> PollReport:
         item_store.known_identities, state.id, keys.urls, keys.guids, keys.hashes
     )
     new = select_new(entries, KnownItems(*found))
-    new, matches = await asyncio.to_thread(_understand, ctx.matcher, feed, new)
     may_alert = alerting_keys(new, baseline_done=state.baseline_done, backfill=feed.backfill)
+    new = await with_article_text(ctx.fetcher, feed, new, may_alert)
+    new, matches = await asyncio.to_thread(_understand, ctx.matcher, feed, new)
     next_at = next_poll_at(now, feed.interval_s, rng=ctx.rng)
     record = PollRecord("ok", now, next_at, validators=validators, baseline_done=True)
     alerts = await ctx.db.write(
@@ -148,7 +150,7 @@ def _understand(
 def _document(feed: Feed, entry: Entry) -> Document:
     return Document(
         title=entry.title,
-        text=entry.text,
+        text=entry.full_text,
         source=feed.name,
         language=entry.language,
         feed=feed.name,

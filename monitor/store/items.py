@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
-from monitor.core.models import Entry, Match
+from monitor.core.models import Entry, Match, full_text
 from monitor.store.tables import FeedRow, ItemRow, MatchRow, StoryRow
 
 _item: Table = ItemRow.__table__  # type: ignore[attr-defined]
@@ -82,6 +82,8 @@ def insert_items(
                 "content_hash": e.content_hash,
                 "title": e.title,
                 "text": e.text,
+                "article_text": e.article_text,
+                "article_problem": e.article_problem,
                 "language": e.language,
                 "author": e.author,
                 "published_at": e.published,
@@ -166,7 +168,7 @@ class StoredItem:
     story_id: int | None
     feed: str
     title: str
-    text: str
+    text: str  # feed text and article text, as matching reads them
     language: str | None
     link: str | None
     published: datetime
@@ -182,6 +184,7 @@ def stored_items(conn: Connection, since: datetime, batch: int = 1000) -> Iterat
             feed.c.name,
             _item.c.title,
             _item.c.text,
+            _item.c.article_text,
             _item.c.language,
             _item.c.link,
             _item.c.published_at,
@@ -192,7 +195,10 @@ def stored_items(conn: Connection, since: datetime, batch: int = 1000) -> Iterat
         .execution_options(yield_per=batch)
     )
     for r in conn.execute(q):
-        yield StoredItem(*r)
+        text = full_text(r.text, r.article_text)
+        yield StoredItem(
+            r.id, r.story_id, r.name, r.title, text, r.language, r.link, r.published_at
+        )
 
 
 def matched_stories(conn: Connection, watchlist: str, since: datetime) -> set[int]:

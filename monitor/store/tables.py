@@ -74,6 +74,8 @@ class ItemRow(SQLModel, table=True):
     content_hash: str = Field(sa_column=Column(Text, nullable=False))
     title: str = Field(sa_column=Column(Text, nullable=False))
     text: str = Field(sa_column=Column(Text, nullable=False))
+    article_text: str | None = Field(default=None, sa_column=Column(Text))
+    article_problem: str | None = Field(default=None, sa_column=Column(Text))
     language: str | None = Field(default=None, sa_column=Column(Text))
     author: str | None = Field(default=None, sa_column=Column(Text))
     published_at: datetime = Field(sa_column=_utc(nullable=False))

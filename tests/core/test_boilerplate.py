@@ -159,14 +159,16 @@ def test_contains_removes_only_the_sentence_with_the_channel_link() -> None:
     )
 
 
-def test_language_selection_applies_only_the_chosen_groups_and_the_common_ones() -> None:
+def test_language_selection_applies_the_chosen_groups_english_and_the_common_ones() -> None:
     text = "A paragraph of the article.\nBaca juga: Berita lain\nRead more: Other story\n© 2024 X"
     assert remove_boilerplate(text, languages=["en-US"]) == (
         "A paragraph of the article.\nBaca juga: Berita lain"
     )
-    assert remove_boilerplate(text, languages=["id"]) == (
-        "A paragraph of the article.\nRead more: Other story"
-    )
+    # English UI phrases ("Read more", "Back To Top") appear on Indonesian sites too
+    assert remove_boilerplate(text, languages=["id"]) == "A paragraph of the article."
+    assert remove_boilerplate("Isi berita.\nBack To Top", languages=["id"]) == "Isi berita."
+    ru = "Текст статьи.\nЧитайте также: другое\nBaca juga: lain"
+    assert remove_boilerplate(ru, languages=["ru"]) == "Текст статьи.\nBaca juga: lain"
     assert remove_boilerplate(text) == "A paragraph of the article."  # unknown: all
 
 

@@ -92,6 +92,8 @@ def upgrade() -> None:
         sa.Column("content_hash", sa.Text(), nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("article_text", sa.Text(), nullable=True),
+        sa.Column("article_problem", sa.Text(), nullable=True),
         sa.Column("language", sa.Text(), nullable=True),
         sa.Column("author", sa.Text(), nullable=True),
         sa.Column("published_at", monitor.store.types.UTCDateTime(timezone=True), nullable=False),
