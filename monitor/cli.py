@@ -104,6 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--query", help="try this query instead of the saved one")
     replay.add_argument("--samples", type=int, default=10, help="stories to show (default 10)")
 
+    extract = add(
+        "extract", _lazy("tools", "cmd_extract"), "print the main text of a saved article page"
+    )
+    extract.add_argument("file", metavar="FILE.html")
+    extract.add_argument("--url", help="the page's address (helps the extractor)")
+    compare = add(
+        "compare",
+        _lazy("tools", "cmd_compare"),
+        "same-story decision for two text or HTML files (exit 0 = same story)",
+    )
+    compare.add_argument("a", metavar="A")
+    compare.add_argument("b", metavar="B")
+    compare.add_argument("--json", action="store_true", help='{"same_story", "score", "signal"}')
+
     demo = add("demo", _cmd_demo, "serve sample feeds locally, poll them, show the alerts")
     demo.add_argument(
         "--port", type=int, default=0, help="port of the sample server (default: any free)"

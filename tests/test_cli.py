@@ -186,3 +186,38 @@ def test_replay_reports_what_an_edited_query_would_alert(tmp_path: Path) -> None
     )
     assert f"{int(found[1]) + 1} stories would alert" in edited.stdout and "new: 1" in edited.stdout
     assert "+ [Warta] Burung starling" in edited.stdout
+
+
+def _demo_page(path: str, target: Path) -> Path:
+    from monitor.demo.server import DemoSite
+
+    site = DemoSite()
+    site.cycle = 2
+    page = site.page(path)
+    assert page is not None
+    target.write_bytes(page[0])
+    return target
+
+
+def test_extract_prints_the_article_without_boilerplate(tmp_path: Path) -> None:
+    page = _demo_page("/warta/musk-putin-rutin-berbincang.html", tmp_path / "w.html")
+    result = monitor("extract", str(page))
+    assert result.returncode == 0, result.stderr
+    assert "Kiriyenko" in result.stdout
+    for boilerplate in ("Baca Juga", "WhatsApp", "Tinggalkan Balasan", "Back To Top"):
+        assert boilerplate not in result.stdout
+
+
+def test_compare_decides_same_story_across_outlets(tmp_path: Path) -> None:
+    import json
+
+    warta = _demo_page("/warta/musk-putin-rutin-berbincang.html", tmp_path / "w.html")
+    globe = _demo_page("/globe/musk-putin-talks.html", tmp_path / "g.html")
+    ledger = _demo_page("/ledger/starlink-airline.html", tmp_path / "l.html")
+    same = monitor("compare", "--json", str(warta), str(globe))
+    assert same.returncode == 0
+    decision = json.loads(same.stdout)
+    assert decision["same_story"] is True and decision["signal"] != "none"
+    assert set(decision) == {"same_story", "score", "signal"}
+    different = monitor("compare", str(globe), str(ledger))
+    assert different.returncode == 1 and different.stdout.startswith("different stories")

@@ -1,4 +1,4 @@
-"""``monitor match`` and ``monitor replay``: try watchlists on a file or on stored items."""
+"""Tools that try the engine on files or stored items: match, replay, extract, compare."""
 
 from __future__ import annotations
 
@@ -6,18 +6,19 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 
 from monitor.clock import utcnow
 from monitor.commands.common import load, open_database
 from monitor.config.types import parse_duration
+from monitor.core.cluster import same_story
 from monitor.core.html_text import html_to_text
 from monitor.core.matcher import Matcher, compile_watchlists
 from monitor.core.models import Document, WatchlistSpec
 from monitor.core.query import QuerySyntaxError
-from monitor.sources.article import extract_article
+from monitor.sources.article import extract_article, load_article
 from monitor.store.items import matched_stories, stored_items
 
 
@@ -110,3 +111,28 @@ def cmd_replay(args: argparse.Namespace) -> int:
         mark = "+" if story_id not in before else " "
         print(f"{mark} [{feed}] {title}\n    “{snippet}”")
     return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    """Print the main text of a saved article page (boilerplate removed)."""
+    article = load_article(args.file, args.url)
+    if article.title:
+        print(article.title, end="\n\n")
+    if article.text:
+        print(article.text)
+    if not article.ok:
+        print(f"note: {article.problem} (method: {article.method})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """The same-story decision for two text or HTML files (exit 0 = same story)."""
+    a, b = read_document(args.a), read_document(args.b)
+    decision = same_story(a.text, b.text, a_title=a.title or None, b_title=b.title or None)
+    if args.json:
+        print(json.dumps(asdict(decision)))
+    else:
+        verdict = "same story" if decision.same_story else "different stories"
+        print(f"{verdict} (signal: {decision.signal}, score: {decision.score:.3f})")
+    return 0 if decision.same_story else 1
