@@ -13,6 +13,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, model_validator
 
+from monitor.config.operations import (
+    ClusteringSettings,
+    DeliverySettings,
+    HealthSettings,
+    HttpSettings,
+    RetentionSettings,
+)
 from monitor.config.types import (
     Backfill,
     ChatId,
@@ -82,13 +89,6 @@ class FetchSettings(_Model):
         if not self.min_interval <= self.default_interval <= self.max_interval:
             raise ValueError("need min_interval <= default_interval <= max_interval")
         return self
-
-
-class ClusteringSettings(_Model):
-    """How items are grouped into stories (more settings arrive with the clustering work)."""
-
-    window: Duration = 72 * 3600
-    """How long a story stays open for new items (default 72h)."""
 
 
 class ConsoleChannel(_Model):
@@ -217,6 +217,10 @@ class MonitorSettings(_Model):
     """DEBUG, INFO, WARNING or ERROR."""
     fetch: FetchSettings = FetchSettings()
     clustering: ClusteringSettings = ClusteringSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    http: HttpSettings = HttpSettings()
+    health: HealthSettings = HealthSettings()
+    retention: RetentionSettings = RetentionSettings()
     channels: ChannelSettings = ChannelSettings()
     recipients: tuple[RecipientConfig, ...] = ()
     """Who receives alerts, through which channel."""
