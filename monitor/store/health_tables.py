@@ -1,0 +1,1 @@
+"""Tables of feed health (incidents, poll history): filled in by the operations work."""
