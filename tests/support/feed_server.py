@@ -161,6 +161,7 @@ def _etag_matches(header: str, etag: str) -> bool:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 256
     daemon_threads = True
 
     def handle_error(self, request: object, client_address: object) -> None:

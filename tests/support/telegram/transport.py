@@ -35,6 +35,7 @@ class ApiServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # many senders connect at once in load tests
 
     def __init__(self, address: tuple[str, int], api: BotApi) -> None:
         self.api = api
