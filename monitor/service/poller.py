@@ -17,8 +17,18 @@ from monitor.store import feeds as feed_store
 class Poller:
     """Runs polls for a set of configured feeds, at most ``concurrency`` at a time."""
 
-    def __init__(self, ctx: PollContext, feeds: Iterable[Feed], *, concurrency: int = 20) -> None:
+    def __init__(
+        self,
+        ctx: PollContext,
+        feeds: Iterable[Feed],
+        *,
+        concurrency: int = 20,
+        owner: str = "local",
+        lease_s: float = 300.0,
+    ) -> None:
         self.ctx = ctx
+        self.owner = owner
+        self.lease_s = lease_s
         self.feeds: Mapping[str, Feed] = {f.url: f for f in feeds}
         self._slots = asyncio.Semaphore(concurrency)
         self._in_flight: set[str] = set()
@@ -34,7 +44,14 @@ class Poller:
         return await self._poll_many(list(self.feeds.values()))
 
     async def poll_due(self, limit: int = 1000) -> PollSummary:
-        due = await self.ctx.db.read(feed_store.due_feeds, self.ctx.clock.now(), limit)
+        """Claim the due feeds (a lease, so other instances skip them) and poll them."""
+        due = await self.ctx.db.write(
+            feed_store.claim_due_feeds,
+            self.ctx.clock.now(),
+            self.owner,
+            lease_s=self.lease_s,
+            limit=limit,
+        )
         feeds = [self.feeds[u] for u in due if u in self.feeds and u not in self._in_flight]
         return await self._poll_many(feeds)
 

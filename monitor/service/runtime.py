@@ -7,13 +7,16 @@ channels. ``aclose`` releases them. Commands (poll, run, demo) all start here.
 
 from __future__ import annotations
 
+import os
 import random
+import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
 from monitor.channels.base import Channel
-from monitor.channels.console import ConsoleChannel
+from monitor.channels.factory import build_channels
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
 from monitor.core.matcher import Matcher, compile_watchlists
@@ -37,13 +40,6 @@ def fetch_settings(config: Config) -> FetchSettings:
         user_agent=f.user_agent,
         allow_private_networks=f.allow_private_networks,
     )
-
-
-def build_channels(config: Config, *, stream: TextIO | None = None) -> dict[str, Channel]:
-    channels: dict[str, Channel] = {}
-    if config.monitor.channels.console.enabled:
-        channels["console"] = ConsoleChannel(stream)
-    return channels
 
 
 @dataclass
@@ -79,7 +75,7 @@ class Runtime:
         await db.write(feed_store.sync_feeds, list(config.feeds), clock.now())
         fetcher = Fetcher(fetch_settings(config), clock=clock)
         matcher = compile_watchlists(config.watchlists)
-        channels = build_channels(config, stream=stream)
+        channels = build_channels(config, stream=stream, clock=clock)
         recipients = {r.key: r for r in config.recipients}
         ctx = PollContext(
             db,
@@ -90,11 +86,15 @@ class Runtime:
             rng,
             max_backoff_s=float(config.monitor.fetch.max_interval),
         )
-        poller = Poller(ctx, config.feeds, concurrency=config.monitor.fetch.concurrency)
+        owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        poller = Poller(
+            ctx, config.feeds, concurrency=config.monitor.fetch.concurrency, owner=owner
+        )
         sender = OutboxSender(db, channels, recipients, clock, rng=rng)
         return cls(config, db, fetcher, matcher, channels, recipients, poller, sender, clock)
 
     async def aclose(self) -> None:
+        await self.db.write(feed_store.release_feeds, self.poller.owner)
         await self.fetcher.aclose()
         for channel in self.channels.values():
             await channel.aclose()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -71,6 +71,45 @@ def due_feeds(conn: Connection, now: datetime, limit: int = 1000) -> list[str]:
     return [r.url for r in rows]
 
 
+def claim_due_feeds(
+    conn: Connection, now: datetime, owner: str, *, lease_s: float = 300.0, limit: int = 1000
+) -> list[str]:
+    """Claim active feeds that are due and not leased to a live instance; return their URLs.
+
+    The lease lets several instances share one database: a feed is polled by the
+    instance holding it, and a dead instance's leases lapse after ``lease_s``. On
+    PostgreSQL concurrent claimers skip each other's rows (``FOR UPDATE SKIP LOCKED``);
+    on SQLite the write transaction (``BEGIN IMMEDIATE``) serialises them.
+    """
+    q = (
+        select(_feed.c.id, _feed.c.url)
+        .where(
+            _feed.c.active.is_(True),
+            _feed.c.next_poll_at <= now,
+            (_feed.c.lease_until.is_(None)) | (_feed.c.lease_until < now),
+        )
+        .order_by(_feed.c.next_poll_at)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    rows = conn.execute(q).all()
+    if rows:
+        conn.execute(
+            update(_feed)
+            .where(_feed.c.id.in_([r.id for r in rows]))
+            .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
+        )
+    return [r.url for r in rows]
+
+
+def release_feeds(conn: Connection, owner: str) -> None:
+    """Give back every feed ``owner`` still holds (it is shutting down)."""
+    conn.execute(
+        update(_feed).where(_feed.c.lease_owner == owner).values(lease_owner=None, lease_until=None)
+    )
+
+
 def next_due_at(conn: Connection) -> datetime | None:
     """The earliest next poll time among active feeds."""
     return conn.execute(
@@ -98,6 +137,8 @@ def record_poll(conn: Connection, feed_id: int, record: PollRecord) -> None:
         "last_status": record.status,
         "last_polled_at": record.polled_at,
         "next_poll_at": record.next_poll_at,
+        "lease_owner": None,
+        "lease_until": None,
     }
     if record.status == "error":
         values["error_streak"] = _feed.c.error_streak + 1

@@ -35,6 +35,8 @@ def upgrade() -> None:
         sa.Column("last_polled_at", monitor.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_success_at", monitor.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("next_poll_at", monitor.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("lease_owner", sa.Text(), nullable=True),
+        sa.Column("lease_until", monitor.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("url"),
     )
