@@ -38,6 +38,10 @@ class FeedRow(SQLModel, table=True):
     last_polled_at: datetime | None = Field(default=None, sa_column=_utc())
     last_success_at: datetime | None = Field(default=None, sa_column=_utc())
     next_poll_at: datetime | None = Field(default=None, sa_column=_utc(index=True))
+    lease_owner: str | None = Field(default=None, sa_column=Column(Text))
+    """The instance polling this feed now (several instances share one database)."""
+    lease_until: datetime | None = Field(default=None, sa_column=_utc())
+    """When that claim lapses (a dead instance's feeds are taken over after it)."""
 
 
 class StoryRow(SQLModel, table=True):
