@@ -118,6 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("b", metavar="B")
     compare.add_argument("--json", action="store_true", help='{"same_story", "score", "signal"}')
 
+    send_test = add(
+        "send-test",
+        _lazy("send_test", "cmd_send_test"),
+        "send a sample alert to RECIPIENT through the outbox and its channel",
+    )
+    send_test.add_argument(
+        "recipient",
+        metavar="RECIPIENT",
+        help="a recipient's name from monitor.yaml, or its key (telegram:ID, email:ADDRESS)",
+    )
+    status = add("status", _lazy("status", "cmd_status"), "feeds' health and the outbox state")
+    status.add_argument("--json", action="store_true", help="one JSON document, for scripts")
+
     demo = add("demo", _cmd_demo, "serve sample feeds locally, poll them, show the alerts")
     demo.add_argument(
         "--port", type=int, default=0, help="port of the sample server (default: any free)"

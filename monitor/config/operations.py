@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.config.types import Duration
+from monitor.core.ratelimit import Limit, TelegramLimits
 
 
 class _Model(BaseModel):
@@ -32,17 +33,47 @@ class ClusteringSettings(_Model):
     """Agreement of names and numbers for items in different languages."""
 
 
-class DeliverySettings(_Model):
-    """Pacing of outgoing alerts (Telegram's limits are the defaults)."""
+class TelegramRates(_Model):
+    """Telegram's limits (bots FAQ: 1 message/s per chat, 20/min per group, 30/s overall)."""
 
-    per_chat_per_second: float = Field(1.0, gt=0)
-    """Messages per second to one chat."""
-    per_group_per_minute: int = Field(20, gt=0)
-    """Messages per minute to one group or channel."""
-    overall_per_second: float = Field(25.0, gt=0)
-    """Messages per second to Telegram overall."""
-    update_every: Duration = 300
-    """An alert is edited (more outlets, another watchlist) at most this often."""
+    per_chat_per_second: int = Field(1, ge=1, le=30)
+    """Messages (sends and edits) per second to one chat."""
+    per_group_per_minute: int = Field(20, ge=1, le=60)
+    """Messages per minute to one group, supergroup or channel (negative chat ids)."""
+    overall_per_second: int = Field(25, ge=1, le=30)
+    """Messages per second across every chat (Telegram allows about 30)."""
+
+
+class DeliverySettings(_Model):
+    """How the outbox sender delivers alerts."""
+
+    telegram: TelegramRates = TelegramRates()
+    update_interval: Duration = 300
+    """Shortest time between two updates of one sent alert (more outlets): default 5m."""
+    lease: Duration = 120
+    """How long claimed alerts stay reserved for one sender; a dead sender's claims are
+    taken over after this (default 2m)."""
+    retry_base_s: float = Field(5.0, gt=0, le=3600)
+    """First wait after a transient failure without retry_after; it doubles each time."""
+    max_backoff: Duration = 900
+    """Longest wait after repeated transient failures of one recipient (default 15m); a
+    server's retry_after is always honoured, however long."""
+    per_recipient: int = Field(5, ge=1, le=100)
+    """Alerts claimed for one recipient at a time (they are sent in order)."""
+    max_recipients: int = Field(64, ge=1, le=1000)
+    """Recipients served at the same time by one sender."""
+    concurrency: int = Field(16, ge=1, le=200)
+    """Sends in flight at the same time, per channel."""
+    digest_chunk: int = Field(8, ge=1, le=100)
+    """Stories per digest message (a channel splits further at its length limit)."""
+
+    def telegram_limits(self) -> TelegramLimits:
+        rates = self.telegram
+        return TelegramLimits(
+            per_chat=Limit(rates.per_chat_per_second, 1.0),
+            per_group=Limit(rates.per_group_per_minute, 60.0),
+            overall=Limit(rates.overall_per_second, 1.0),
+        )
 
 
 class HttpSettings(_Model):

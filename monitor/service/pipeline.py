@@ -1,8 +1,9 @@
 """The orchestrator: one poll of one feed, top to bottom.
 
 fetch (conditional, capped) -> skip if 304 or the body is unchanged -> parse ->
-normalise -> keep only new items -> match watchlists -> store items, stories,
-matches and planned deliveries in one transaction -> schedule the next poll.
+normalise -> keep only new items -> article text for those that may alert -> language,
+matches and fingerprints (off the event loop) -> one transaction: items, stories,
+matches, alerts, feed state -> the next poll time, adapted to the feed's pace.
 Every step is a call into core/, sources/ or store/; the order lives here only.
 """
 
@@ -12,35 +13,35 @@ import asyncio
 import hashlib
 import random
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Connection
-
 from monitor.clock import Clock
+from monitor.core.cluster import DEFAULT_SETTINGS
+from monitor.core.fingerprint import fingerprint
 from monitor.core.identity import KnownItems, identity_keys, repair_identities, select_new
 from monitor.core.language import with_language
-from monitor.core.models import (
-    Document,
-    Entry,
-    Feed,
-    FeedState,
-    Match,
-    Recipient,
-    Validators,
-)
-from monitor.core.plan import alerting_keys, plan_deliveries
+from monitor.core.models import Document, Entry, Feed, FeedState, Match, Recipient, Validators
+from monitor.core.plan import alerting_keys
+from monitor.core.polling import IntervalBounds, next_interval, server_hints
 from monitor.core.schedule import next_poll_at
 from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError
 from monitor.logs import get_logger
 from monitor.service.fulltext import with_article_text
+from monitor.service.ingest import (
+    Cadence,
+    IngestSettings,
+    Understood,
+    record_outcome,
+    store_new_items,
+)
 from monitor.sources.fetch import Fetcher
 from monitor.sources.parse import parse_feed
 from monitor.store import feeds as feed_store
+from monitor.store import health as health_store
 from monitor.store import items as item_store
-from monitor.store import outbox as outbox_store
 from monitor.store.database import Database
 from monitor.store.feeds import PollRecord
 
@@ -53,22 +54,9 @@ class MatcherLike(Protocol):
     def match(self, document: Document) -> list[Match]: ...
 
 
-@dataclass
-class PollContext:
-    """Everything one poll needs, assembled by the daemon (the composition root)."""
-
-    db: Database
-    fetcher: Fetcher
-    matcher: MatcherLike
-    recipients: Sequence[Recipient]
-    clock: Clock
-    rng: random.Random
-    max_backoff_s: float = 6 * 3600  # the longest wait of a failing feed (fetch.max_interval)
-
-
 @dataclass(frozen=True, slots=True)
 class PollReport:
-    """How one poll went: the log line and the cycle summary are built from it."""
+    """How one poll went: the log line, the metrics and the cycle summary come from it."""
 
     feed: str
     status: str  # ok | not_modified | unchanged | throttled | error
@@ -76,6 +64,23 @@ class PollReport:
     alerts: int = 0
     duration_ms: float = 0.0
     error: str | None = None
+    missed: bool = False  # the document shared no entry with what we knew
+
+
+@dataclass
+class PollContext:
+    """Everything one poll needs, assembled by the runtime (the composition root)."""
+
+    db: Database
+    fetcher: Fetcher
+    matcher: MatcherLike
+    recipients: Sequence[Recipient]
+    clock: Clock
+    rng: random.Random
+    min_interval_s: float = 60.0  # fetch.min_interval
+    max_backoff_s: float = 6 * 3600  # fetch.max_interval: the longest wait of any feed
+    ingest: IngestSettings = field(default_factory=lambda: IngestSettings(DEFAULT_SETTINGS, 300.0))
+    observers: list[Callable[[PollReport], None]] = field(default_factory=list)
 
 
 async def poll_feed(ctx: PollContext, feed: Feed) -> PollReport:
@@ -92,6 +97,8 @@ async def poll_feed(ctx: PollContext, feed: Feed) -> PollReport:
         duration_ms=round(report.duration_ms, 1),
         **({"error": report.error} if report.error else {}),
     )
+    for observe in ctx.observers:
+        observe(report)
     return report
 
 
@@ -104,21 +111,39 @@ async def _poll(ctx: PollContext, feed: Feed) -> PollReport:
         fetched = await ctx.fetcher.fetch(feed.url, state.validators)
     except FetchError as exc:
         return await _record_failure(ctx, feed, state, now, exc)
+    cadence = await ctx.db.read(health_store.load_cadence, state.id)
+    previous = cadence.interval_s if cadence else None
+
+    def adapt(new_items: int, entries: int, known: int | None, ttl_s: int | None) -> Cadence:
+        decision = next_interval(
+            previous,
+            new_items=new_items,
+            entries=entries,
+            known=known,
+            first_poll=not state.baseline_done,
+            bounds=IntervalBounds(feed.interval_s, ctx.min_interval_s, ctx.max_backoff_s),
+            hints=server_hints(fetched.headers, now, ttl_s=ttl_s),
+        )
+        return Cadence(decision.interval_s, decision.missed)
 
     if fetched.not_modified:
-        await _record(ctx, feed, state, now, "not_modified")
-        return PollReport(feed.name, "not_modified")
+        return await _record_quiet(ctx, feed, state, now, "not_modified", adapt(0, 0, None, None))
     body_hash = hashlib.blake2b(fetched.body, digest_size=16).hexdigest()
     validators = Validators(
         fetched.headers.get("etag"), fetched.headers.get("last-modified"), body_hash
     )
     if body_hash == state.validators.body_hash:
-        await _record(ctx, feed, state, now, "unchanged", validators=validators)
-        return PollReport(feed.name, "unchanged")
+        pace = adapt(0, 0, None, None)
+        return await _record_quiet(ctx, feed, state, now, "unchanged", pace, validators)
 
     try:  # CPU-bound work runs off the event loop so other fetches keep their deadlines
         parsed = await asyncio.to_thread(
-            parse_feed, fetched.body, fetched.headers, feed=feed, fetched_at=now
+            parse_feed,
+            fetched.body,
+            fetched.headers,
+            feed=feed,
+            fetched_at=now,
+            base_url=fetched.url,
         )
     except ParseError as exc:
         return await _record_failure(ctx, feed, state, now, exc)
@@ -130,27 +155,48 @@ async def _poll(ctx: PollContext, feed: Feed) -> PollReport:
     new = select_new(entries, KnownItems(*found))
     may_alert = alerting_keys(new, baseline_done=state.baseline_done, backfill=feed.backfill)
     new = await with_article_text(ctx.fetcher, feed, new, may_alert)
-    new, matches = await asyncio.to_thread(_understand, ctx.matcher, feed, new)
-    next_at = next_poll_at(now, feed.interval_s, rng=ctx.rng)
+    understood = await asyncio.to_thread(_understand, ctx.matcher, feed, new, may_alert)
+    pace = adapt(len(new), len(entries), len(entries) - len(new), parsed.ttl_s)
+    next_at = next_poll_at(now, pace.interval_s, rng=ctx.rng)
     record = PollRecord("ok", now, next_at, validators=validators, baseline_done=True)
-    alerts = await ctx.db.write(
-        store_new_items, state.id, new, matches, may_alert, ctx.recipients, now, record
+    ingested = await ctx.db.write(
+        store_new_items, state.id, understood, ctx.recipients, now, record, pace, ctx.ingest
     )
-    return PollReport(feed.name, "ok", new_items=len(new), alerts=alerts, error=parsed.problem)
+    return PollReport(
+        feed.name,
+        "ok",
+        new_items=len(new),
+        alerts=ingested.alerts,
+        error=parsed.problem,
+        missed=pace.missed,
+    )
+
+
+CLUSTER_BASELINE = 200  # a first poll clusters its newest items only (archive dumps)
 
 
 def _understand(
-    matcher: MatcherLike, feed: Feed, entries: Sequence[Entry]
-) -> tuple[list[Entry], dict[str, list[Match]]]:
-    """Per-item work, for new items only: language detection, then matching."""
-    done = [with_language(e) for e in entries]
-    return done, {e.key: matcher.match(_document(feed, e)) for e in done}
+    matcher: MatcherLike, feed: Feed, entries: Sequence[Entry], may_alert: set[str]
+) -> list[Understood]:
+    """Per-item work, for new items only: language, matches, clustering fingerprint."""
+    newest = sorted(entries, key=lambda e: e.published, reverse=True)[:CLUSTER_BASELINE]
+    cluster = {e.key for e in newest} | may_alert
+    understood = []
+    for entry in entries:
+        entry = with_language(entry)
+        text = entry.full_text
+        fp = None
+        if entry.key in cluster:
+            fp = fingerprint(entry.title, text, url=entry.url, language=entry.language)
+        matches = tuple(matcher.match(_document(feed, entry, text)))
+        understood.append(Understood(entry, matches, fp, entry.key in may_alert))
+    return understood
 
 
-def _document(feed: Feed, entry: Entry) -> Document:
+def _document(feed: Feed, entry: Entry, text: str) -> Document:
     return Document(
         title=entry.title,
-        text=entry.full_text,
+        text=text,
         source=feed.name,
         language=entry.language,
         feed=feed.name,
@@ -158,45 +204,20 @@ def _document(feed: Feed, entry: Entry) -> Document:
     )
 
 
-def store_new_items(
-    conn: Connection,
-    feed_id: int,
-    new: Sequence[Entry],
-    matches: Mapping[str, Sequence[Match]],
-    may_alert: set[str],
-    recipients: Sequence[Recipient],
-    now: datetime,
-    record: PollRecord,
-) -> int:
-    """One transaction: items, their stories, matches, planned deliveries, feed state."""
-    inserted = item_store.insert_items(conn, feed_id, new, now)
-    alerts = 0
-    for entry in new:
-        item_id = inserted.get(entry.key)
-        if item_id is None:  # another writer stored it first
-            continue
-        story_id = item_store.start_story(conn, item_id, entry, now)
-        found = matches.get(entry.key, ())
-        item_store.insert_matches(conn, story_id, item_id, found, now)
-        if entry.key in may_alert and found:
-            planned = plan_deliveries(found, recipients)
-            alerts += outbox_store.add_deliveries(conn, story_id, planned, now)
-    feed_store.record_poll(conn, feed_id, record)
-    return alerts
-
-
-async def _record(
+async def _record_quiet(
     ctx: PollContext,
     feed: Feed,
     state: FeedState,
     now: datetime,
     status: str,
-    *,
+    pace: Cadence,
     validators: Validators | None = None,
-) -> None:
-    next_at = next_poll_at(now, feed.interval_s, rng=ctx.rng)
+) -> PollReport:
+    """A poll that brought nothing to parse (304, or the same body again)."""
+    next_at = next_poll_at(now, pace.interval_s, rng=ctx.rng)
     record = PollRecord(status, now, next_at, validators=validators)
-    await ctx.db.write(feed_store.record_poll, state.id, record)
+    await ctx.db.write(record_outcome, state.id, record, pace)
+    return PollReport(feed.name, status)
 
 
 async def _record_failure(

@@ -2,32 +2,46 @@
 
 ``Runtime.open`` migrates the database (refusing an unknown schema), syncs the
 configured feeds into it, compiles the watchlists, opens the fetcher and the
-channels. ``aclose`` releases them. Commands (poll, run, demo) all start here.
+channels, and builds the sender, the feed-health checker and the metrics.
+``apply_config`` swaps in a new valid configuration without a restart; ``aclose``
+releases everything. Commands (poll, run, demo, bench) all start here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import secrets
 import socket
-from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TextIO
 
 from monitor.channels.base import Channel
 from monitor.channels.factory import build_channels
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
+from monitor.core.cluster import ClusterSettings
 from monitor.core.matcher import Matcher, compile_watchlists
 from monitor.core.models import Recipient
+from monitor.logs import get_logger
+from monitor.service.admin import admin_recipients
+from monitor.service.feed_health import FeedHealthChecker, policy_from_settings
+from monitor.service.health import Heartbeat
+from monitor.service.ingest import IngestSettings
+from monitor.service.metrics import Metrics
 from monitor.service.outbox import OutboxSender
-from monitor.service.pipeline import PollContext
+from monitor.service.pipeline import PollContext, PollReport
 from monitor.service.poller import Poller
+from monitor.service.reload import ConfigDiff
 from monitor.sources.fetch import Fetcher, FetchSettings
 from monitor.store import feeds as feed_store
 from monitor.store.database import Database
 from monitor.store.migrate import upgrade
+from monitor.store.retention import RetentionPolicy
+
+log = get_logger("monitor.runtime")
 
 
 def fetch_settings(config: Config) -> FetchSettings:
@@ -42,6 +56,19 @@ def fetch_settings(config: Config) -> FetchSettings:
     )
 
 
+def ingest_settings(config: Config) -> IngestSettings:
+    c = config.monitor.clustering
+    clustering = ClusterSettings(
+        window=timedelta(seconds=c.window),
+        copy_min=c.copy_min,
+        content_min=c.content_min,
+        content_sure=c.content_sure,
+        title_min=c.title_min,
+        names_min=c.names_min,
+    )
+    return IngestSettings(clustering, float(config.monitor.delivery.update_interval))
+
+
 @dataclass
 class Runtime:
     """The live objects of one monitor process."""
@@ -49,12 +76,21 @@ class Runtime:
     config: Config
     db: Database
     fetcher: Fetcher
-    matcher: Matcher
-    channels: Mapping[str, Channel]
-    recipients: Mapping[str, Recipient]
+    channels: dict[str, Channel]
+    recipients: dict[str, Recipient]
     poller: Poller
     sender: OutboxSender
     clock: Clock
+    heartbeat: Heartbeat
+    metrics: Metrics
+    checker: FeedHealthChecker
+    retention: RetentionPolicy
+
+    @property
+    def matcher(self) -> Matcher:
+        matcher = self.poller.ctx.matcher
+        assert isinstance(matcher, Matcher)
+        return matcher
 
     @classmethod
     async def open(
@@ -68,30 +104,69 @@ class Runtime:
     ) -> Runtime:
         clock = clock or SystemClock()
         rng = rng or random.Random()
-        db = Database(
-            database_url or config.database_url, pool_size=config.monitor.database_pool_size
-        )
+        m = config.monitor
+        db = Database(database_url or config.database_url, pool_size=m.database_pool_size)
         upgrade(db)
         await db.write(feed_store.sync_feeds, list(config.feeds), clock.now())
         fetcher = Fetcher(fetch_settings(config), clock=clock)
-        matcher = compile_watchlists(config.watchlists)
         channels = build_channels(config, stream=stream, clock=clock)
         recipients = {r.key: r for r in config.recipients}
+        heartbeat = Heartbeat()
+        metrics = Metrics(
+            failures_before_alert=m.health.failures_before_alert, tick_age=heartbeat.age
+        )
         ctx = PollContext(
             db,
             fetcher,
-            matcher,
+            compile_watchlists(config.watchlists),
             list(config.recipients),
             clock,
             rng,
-            max_backoff_s=float(config.monitor.fetch.max_interval),
+            min_interval_s=float(m.fetch.min_interval),
+            max_backoff_s=float(m.fetch.max_interval),
+            ingest=ingest_settings(config),
+            observers=[lambda r: _observe(metrics, r)],
         )
         owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        poller = Poller(
-            ctx, config.feeds, concurrency=config.monitor.fetch.concurrency, owner=owner
+        poller = Poller(ctx, config.feeds, concurrency=m.fetch.concurrency, owner=owner)
+        admins = admin_recipients(m.admins)
+        sender = OutboxSender(
+            db, channels, recipients, clock, settings=m.delivery, admins=admins, rng=rng
         )
-        sender = OutboxSender(db, channels, recipients, clock, rng=rng)
-        return cls(config, db, fetcher, matcher, channels, recipients, poller, sender, clock)
+        checker = FeedHealthChecker(db, clock, policy_from_settings(m.health), admins)
+        retention = RetentionPolicy.from_settings(m)
+        return cls(
+            config, db, fetcher, channels, recipients, poller, sender, clock,
+            heartbeat, metrics, checker, retention,
+        )  # fmt: skip
+
+    async def apply_config(self, config: Config, diff: ConfigDiff) -> None:
+        """Swap in a new, valid configuration (SIGHUP or an edited file)."""
+        ctx = self.poller.ctx
+        if diff.feeds:
+            await self.db.write(feed_store.sync_feeds, list(config.feeds), self.clock.now())
+            self.poller.replace_feeds(config.feeds)
+        if diff.watchlists or diff.feeds:
+            ctx.matcher = await asyncio.to_thread(compile_watchlists, config.watchlists)
+        if diff.channels_changed:
+            # Build first: a channel that cannot be built (a missing secret) raises
+            # before anything changed, and the running configuration stays.
+            new_channels = build_channels(config, clock=self.clock)
+            old = dict(self.channels)
+            self.channels.clear()
+            self.channels.update(new_channels)
+            for channel in old.values():
+                await channel.aclose()
+        self.recipients.clear()
+        self.recipients.update({r.key: r for r in config.recipients})
+        ctx.recipients = list(config.recipients)
+        admins = admin_recipients(config.monitor.admins)
+        self.sender.ctx.admins = tuple(admins)
+        self.checker.admins = tuple(admins)
+        self.checker.policy = policy_from_settings(config.monitor.health)
+        ctx.ingest = ingest_settings(config)
+        self.config = config
+        log.info("config_applied", changes=diff.summary())
 
     async def aclose(self) -> None:
         await self.db.write(feed_store.release_feeds, self.poller.owner)
@@ -99,3 +174,13 @@ class Runtime:
         for channel in self.channels.values():
             await channel.aclose()
         self.db.dispose()
+
+
+def _observe(metrics: Metrics, report: PollReport) -> None:
+    metrics.observe_poll(
+        report.status,
+        report.duration_ms / 1e3,
+        new_items=report.new_items,
+        alerts=report.alerts,
+        missed=report.missed,
+    )

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Column, Connection, Index, Table, Text, UniqueConstraint, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
 
 from monitor.core.models import Recipient
@@ -76,10 +78,11 @@ _state: Table = RecipientStateRow.__table__  # type: ignore[attr-defined]
 _notice: Table = NoticeRow.__table__  # type: ignore[attr-defined]
 
 
-def _upsert(conn: Connection, table: Table) -> object:
-    from monitor.store.items import upsert_insert  # local: items imports tables imports us
-
-    return upsert_insert(conn, table)
+def _upsert(conn: Connection, table: Table) -> Any:
+    """A dialect-specific INSERT with ``on_conflict_*`` (as in monitor.store.items)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 # --- recipient state ------------------------------------------------------------
@@ -132,21 +135,17 @@ def _write_state(conn: Connection, key: str, now: datetime, **values: object) ->
     stmt = _upsert(conn, _state)
     insert_values = {"recipient": key, "status": ACTIVE, "updated_at": now, **values}
     conn.execute(
-        stmt.values(**insert_values).on_conflict_do_update(  # type: ignore[attr-defined]
+        stmt.values(**insert_values).on_conflict_do_update(
             index_elements=["recipient"], set_={"updated_at": now, **values}
         )
     )
 
 
-def pause_recipient(
-    conn: Connection, key: str, until: datetime, error: str, now: datetime
-) -> int:
+def pause_recipient(conn: Connection, key: str, until: datetime, error: str, now: datetime) -> int:
     """A transient failure: nothing goes to ``key`` before ``until``; returns the streak."""
     row = conn.execute(select(_state.c.failures).where(_state.c.recipient == key)).first()
     failures = (row.failures if row else 0) + 1
-    _write_state(
-        conn, key, now, next_attempt_at=until, failures=failures, last_error=error[:2000]
-    )
+    _write_state(conn, key, now, next_attempt_at=until, failures=failures, last_error=error[:2000])
     return failures
 
 
@@ -250,9 +249,7 @@ def add_notice(
         }
         for a in admins
     ]
-    stmt = _upsert(conn, _notice).on_conflict_do_nothing(  # type: ignore[attr-defined]
-        index_elements=["key", "recipient"]
-    )
+    stmt = _upsert(conn, _notice).on_conflict_do_nothing(index_elements=["key", "recipient"])
     return len(conn.execute(stmt.returning(_notice.c.id), rows).all())
 
 
@@ -268,8 +265,6 @@ def claim_notices(
     limit: int = 20,
 ) -> list[Notice]:
     """Claim due notices (pending, or claimed by a sender whose lease ran out)."""
-    from datetime import timedelta
-
     due = ((_notice.c.state == "pending") & (_notice.c.due_at <= now)) | (
         (_notice.c.state == "sending") & (_notice.c.claimed_until <= now)
     )

@@ -31,15 +31,16 @@ the second. Must not: decide anything itself (the core does), read the clock, co
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, TextClause, case, delete, literal, select, text, update
+from sqlalchemy import Connection, Table, TextClause, bindparam, case, delete, select, text, update
 
 from monitor.core.cluster import (
     DEFAULT_SETTINGS,
@@ -58,13 +59,8 @@ from monitor.core.fingerprint import (
 )
 from monitor.core.models import Entry
 from monitor.core.story_index import STRONG_KEY
-from monitor.store.items import chunks, start_story, upsert_insert
-from monitor.store.story_tables import (
-    StoryFingerprintRow,
-    StoryKeyRow,
-    StoryLinkRow,
-    StoryTermRow,
-)
+from monitor.store.items import chunks, start_story
+from monitor.store.story_tables import StoryFingerprintRow, StoryKeyRow, StoryLinkRow, StoryTermRow
 from monitor.store.tables import ItemRow, StoryRow
 
 STORY_LOCK = 0x73746F72  # PostgreSQL advisory lock of the story index ("stor")
@@ -79,6 +75,7 @@ _story: Table = StoryRow.__table__  # type: ignore[attr-defined]
 _item: Table = ItemRow.__table__  # type: ignore[attr-defined]
 
 _EXPIRE_BATCH = 500
+_LIST_CHUNK = 5000  # terms per statement (SQLite's JSON text has no parameter limit)
 
 
 def key_time(at: datetime) -> int:
@@ -141,24 +138,21 @@ class SqlStoryIndex:
         return self.documents
 
     def _load_counts(self, terms: Sequence[str]) -> None:
-        for part in chunks(terms):
-            q = select(_term.c.term, _term.c.count).where(_term.c.term.in_(part))
-            found: dict[str, int] = dict(self.conn.execute(q).tuples().all())
-            for term in part:
-                self._df[term] = found.get(term, 0)
+        sql = _statements(self.conn)
+        for part in chunks(terms, _LIST_CHUNK):
+            found = self.conn.execute(sql.counts, {"terms": sql.array(part)}).all()
+            self._df.update(dict.fromkeys(part, 0))
+            self._df.update(found)
 
     def _add_counts(self, deltas: Mapping[str, int]) -> None:
         """Add ``deltas`` to the document frequencies; counts that reach 0 are deleted."""
+        sql = _statements(self.conn)
         terms = sorted(deltas)
-        stmt = upsert_insert(self.conn, _term)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["term"], set_={"count": _term.c.count + stmt.excluded.count}
-        )
-        for part in chunks(terms):
-            self.conn.execute(stmt.values([{"term": t, "count": deltas[t]} for t in part]))
-        if any(n < 0 for n in deltas.values()):
-            for part in chunks(terms):
-                self.conn.execute(delete(_term).where(_term.c.term.in_(part), _term.c.count <= 0))
+        for part in chunks(terms, _LIST_CHUNK):
+            params = {"terms": sql.array(part), "deltas": sql.array([deltas[t] for t in part])}
+            self.conn.execute(sql.add_counts, params)
+            if any(deltas[t] < 0 for t in part):
+                self.conn.execute(sql.drop_zero_counts, {"terms": params["terms"]})
         df = self._df
         for term, n in deltas.items():
             if term in df:
@@ -196,8 +190,11 @@ class SqlStoryIndex:
                 "has_text": fp.has_text,
             },
         )
-        rows = [{"key": k, "at": when, "item_id": item_id, "story_id": story_id} for k in keys]
-        self.conn.execute(_key.insert(), rows)
+        sql = _statements(self.conn)
+        self.conn.execute(
+            sql.file_keys,
+            {"keys": sql.array(list(keys)), "at": when, "item_id": item_id, "story_id": story_id},
+        )
         self._add_counts(dict.fromkeys((DOCUMENTS, *fp.terms), 1))
 
     def candidates(
@@ -304,6 +301,63 @@ def _row_filed(row: Any, headline_id: int | None) -> _Filed:
     return _Filed(row.story_id, row.at, fp, headline_id)
 
 
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """Fixed statements taking a list as one parameter (a PostgreSQL array, SQLite JSON).
+
+    One statement text whatever the list's length: compiled and planned once, one round
+    trip for the ~40 keys and ~120 terms of an item.
+    """
+
+    array: Callable[[Sequence[Any]], Any]
+    counts: TextClause
+    add_counts: TextClause
+    drop_zero_counts: TextClause
+    file_keys: TextClause
+
+
+_POSTGRESQL = _Statements(
+    array=list,
+    counts=text("SELECT term, count FROM story_term WHERE term = ANY(CAST(:terms AS text[]))"),
+    add_counts=text(
+        "INSERT INTO story_term (term, count) "
+        "SELECT t, n FROM unnest(CAST(:terms AS text[]), CAST(:deltas AS integer[])) AS d(t, n) "
+        "ORDER BY t ON CONFLICT (term) DO UPDATE SET count = story_term.count + excluded.count"
+    ),
+    drop_zero_counts=text(
+        "DELETE FROM story_term WHERE term = ANY(CAST(:terms AS text[])) AND count <= 0"
+    ),
+    file_keys=text(
+        "INSERT INTO story_key (key, at, item_id, story_id) "
+        "SELECT k, CAST(:at AS bigint), :item_id, :story_id FROM unnest(CAST(:keys AS text[])) AS k"
+    ),
+)
+
+_SQLITE = _Statements(
+    array=lambda values: json.dumps(list(values), ensure_ascii=False),
+    counts=text(
+        "SELECT term, count FROM story_term WHERE term IN (SELECT value FROM json_each(:terms))"
+    ),
+    add_counts=text(
+        "INSERT INTO story_term (term, count) "
+        "SELECT t.value, d.value FROM json_each(:terms) AS t JOIN json_each(:deltas) AS d "
+        "ON d.key = t.key WHERE true "  # WHERE: SQLite's upsert-after-select parsing rule
+        "ON CONFLICT (term) DO UPDATE SET count = count + excluded.count"
+    ),
+    drop_zero_counts=text(
+        "DELETE FROM story_term WHERE term IN (SELECT value FROM json_each(:terms)) AND count <= 0"
+    ),
+    file_keys=text(
+        'INSERT INTO story_key ("key", at, item_id, story_id) '
+        "SELECT value, :at, :item_id, :story_id FROM json_each(:keys)"
+    ),
+)
+
+
+def _statements(conn: Connection) -> _Statements:
+    return _POSTGRESQL if conn.dialect.name == "postgresql" else _SQLITE
+
+
 _RANKING_PG = text(
     """
     SELECT p.item_id, SUM(k.w) AS evidence
@@ -390,16 +444,19 @@ def assign_story(
 
 
 def _join_story(conn: Connection, story_id: int, item_id: int, now: datetime) -> None:
-    seen = _story.c.last_seen_at
-    later = literal(now, seen.type)
-    conn.execute(
-        update(_story)
-        .where(_story.c.id == story_id)
-        .values(
-            item_count=_story.c.item_count + 1, last_seen_at=case((seen < later, later), else_=seen)
-        )
-    )
+    conn.execute(_JOIN_STORY, {"story": story_id, "now": now})
     conn.execute(update(_item).where(_item.c.id == item_id).values(story_id=story_id))
+
+
+_SEEN = _story.c.last_seen_at
+_NOW = bindparam("now", type_=_SEEN.type)
+_JOIN_STORY = (
+    update(_story)
+    .where(_story.c.id == bindparam("story"))
+    .values(
+        item_count=_story.c.item_count + 1, last_seen_at=case((_SEEN < _NOW, _NOW), else_=_SEEN)
+    )
+)
 
 
 def expire_stories(conn: Connection, before: datetime) -> int:

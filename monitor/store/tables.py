@@ -110,6 +110,9 @@ class DeliveryRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("story_id", "recipient", name="uq_delivery_story_recipient"),
         Index("ix_delivery_due", "state", "due_at"),
+        Index("ix_delivery_recipient", "recipient", "state"),
+        Index("ix_delivery_claimed", "claimed_until"),
+        Index("ix_delivery_update_due", "update_due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -126,6 +129,11 @@ class DeliveryRow(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_utc())
     message_ref: str | None = Field(default=None, sa_column=Column(Text))
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+    hold: str | None = Field(default=None, sa_column=Column(Text))  # digest reason, if held
+    claimed_by: str | None = Field(default=None, sa_column=Column(Text))
+    update_due_at: datetime | None = Field(default=None, sa_column=_utc())
+    last_update_at: datetime | None = Field(default=None, sa_column=_utc())
+    updates: int = Field(default=0)
 
 
 metadata = SQLModel.metadata

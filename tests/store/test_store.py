@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection
-
-from monitor.core.models import Entry, Feed, Match, PlannedDelivery
+from monitor.core.models import Entry, Feed
 from monitor.store import feeds as feed_store
 from monitor.store import items as item_store
-from monitor.store import outbox
 from monitor.store.database import Database
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -69,60 +65,3 @@ def test_nul_free_unicode_round_trip(db: Database) -> None:
     with db.reading() as conn:
         title = conn.exec_driver_sql("SELECT title FROM item").scalar()
     assert title == "Кириенко — «цитата» 🚀"
-
-
-def _story_with_delivery(conn: Connection, feed_id: int, n: int) -> int:
-    e = entry(n)
-    item_id = item_store.insert_items(conn, feed_id, [e], NOW)[e.key]
-    story_id = item_store.start_story(conn, item_id, e, NOW)
-    m = Match("Starlink", ("Starlink",), "… Starlink …")
-    assert item_store.insert_matches(conn, story_id, item_id, [m], NOW) == ["Starlink"]
-    assert item_store.insert_matches(conn, story_id, item_id, [m], NOW) == []
-    planned = [PlannedDelivery("console:desk", "console", ("Starlink",))]
-    assert outbox.add_deliveries(conn, story_id, planned, NOW) == 1
-    assert outbox.add_deliveries(conn, story_id, planned, NOW) == 0
-    return story_id
-
-
-def test_outbox_claim_send_and_lease_expiry(db: Database) -> None:
-    feed_id = setup_feed(db)
-    with db.writing() as conn:
-        story_id = _story_with_delivery(conn, feed_id, 1)
-    with db.writing() as conn:
-        claimed = outbox.claim_due(conn, NOW, lease_s=60)
-    assert [a.story_id for a in claimed] == [story_id]
-    alert = claimed[0]
-    assert alert.source == "News" and alert.matches[0].terms == ("Starlink",)
-    with db.writing() as conn:  # claimed and leased: nothing more is due
-        assert outbox.claim_due(conn, NOW + timedelta(seconds=30)) == []
-        again = outbox.claim_due(conn, NOW + timedelta(seconds=61))  # the sender died
-    assert [a.delivery_id for a in again] == [alert.delivery_id] and again[0].attempts == 2
-    with db.writing() as conn:
-        outbox.mark_sent(conn, alert.delivery_id, "ref-1", NOW)
-        assert outbox.claim_due(conn, NOW + timedelta(days=1)) == []
-        assert outbox.counts_by_state(conn) == {"sent": 1}
-
-
-def test_concurrent_claims_never_hand_out_a_delivery_twice(db: Database) -> None:
-    feed_id = setup_feed(db)
-    with db.writing() as conn:
-        for n in range(40):
-            _story_with_delivery(conn, feed_id, n + 1)
-    seen: list[int] = []
-    lock = threading.Lock()
-
-    def claimer() -> None:
-        while True:
-            with db.writing() as conn:
-                got = outbox.claim_due(conn, NOW, limit=3)
-            if not got:
-                return
-            with lock:
-                seen.extend(a.delivery_id for a in got)
-
-    threads = [threading.Thread(target=claimer) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(seen) == 40 and len(set(seen)) == 40

@@ -65,13 +65,33 @@ def rss(items: Sequence[Mapping[str, str]], *, title: str = "Test feed", lang: s
     )
 
 
+HEADLINES = (
+    ("Harbour council approves winter ferry timetable", "The council voted for fewer crossings."),
+    ("Drought forces farmers to sell cattle early", "Pastures dried out across the plateau."),
+    ("City orchestra announces a season of new works", "Six premieres are planned for spring."),
+    ("Railway strike halts freight on the northern line", "Union leaders rejected the pay offer."),
+    ("Vaccine trial enrols its first volunteers", "Researchers expect results next year."),
+    ("Budget talks stall over pension reform", "Negotiators will meet again on Monday."),
+    ("Flood barriers tested ahead of storm season", "Engineers checked every sluice gate."),
+    ("Chess prodigy wins the national title", "The twelve-year-old lost a single game."),
+    ("Airport expansion plan goes to public inquiry", "Residents fear more night flights."),
+    ("Museum returns looted bronzes to Benin", "The handover took place on Thursday."),
+    ("Wildfire smoke closes schools in the valley", "Air quality fell to hazardous levels."),
+    ("Central bank holds interest rates steady", "Inflation eased for a third month."),
+)
+
+
 def item(
     n: int, text: str = "", *, title: str | None = None, guid: str | None = None
 ) -> dict[str, str]:
+    """A distinct news item (its own headline and body, so clustering keeps items apart)."""
+    headline, body = HEADLINES[n % len(HEADLINES)]
+    if n >= len(HEADLINES):
+        headline, body = f"Bulletin {n}: {headline.lower()}", f"Item {n}. {body}"
     return {
-        "title": title or f"Story number {n}",
+        "title": title or f"Story number {n}: {headline}",
         "link": f"http://example.test/news/{n}?utm_source=rss",
         "guid": guid or f"id-{n}",
-        "description": text or f"Body of story {n}.",
+        "description": f"{text} {body}".strip(),
         "date": f"Wed, 25 Nov 2026 {n % 24:02d}:00:00 +0000",
     }

@@ -1,0 +1,113 @@
+"""The write transaction of a poll: items, stories, matches, alerts and feed state at once.
+
+Everything a poll learned is stored in one transaction, so a crash leaves either all of
+it or none: new items, their story (clustering: join a story of the window or start
+one), the watchlist matches, the planned deliveries (the outbox), updates of alerts
+already sent when a story gains an outlet, and the feed's next poll and cadence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from monitor.core.cluster import ClusterSettings
+from monitor.core.fingerprint import Fingerprint
+from monitor.core.models import Entry, Match, Recipient
+from monitor.core.plan import plan_deliveries
+from monitor.store import feeds as feed_store
+from monitor.store import health as health_store
+from monitor.store import items as item_store
+from monitor.store import outbox as outbox_store
+from monitor.store.feeds import PollRecord
+from monitor.store.stories import assign_story, lock_story_index
+
+
+@dataclass(frozen=True, slots=True)
+class Understood:
+    """A new entry with what the CPU-bound steps found: its matches and fingerprint."""
+
+    entry: Entry
+    matches: tuple[Match, ...]
+    fingerprint: Fingerprint | None  # None: not clustered (an old item of a huge first poll)
+    may_alert: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    """The feed's adapted poll interval after this poll, and whether it missed items."""
+
+    interval_s: float
+    missed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    clustering: ClusterSettings
+    update_interval_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    alerts: int
+    stories_joined: int
+
+
+def store_new_items(
+    conn: Connection,
+    feed_id: int,
+    new: Sequence[Understood],
+    recipients: Sequence[Recipient],
+    now: datetime,
+    record: PollRecord,
+    cadence: Cadence | None,
+    settings: IngestSettings,
+) -> Ingested:
+    """One transaction: items, their stories, matches, planned deliveries, feed state."""
+    if new:
+        lock_story_index(conn)  # first, so writers always lock in the same order
+    inserted = item_store.insert_items(conn, feed_id, [u.entry for u in new], now)
+    alerts = joined = 0
+    for item in new:
+        item_id = inserted.get(item.entry.key)
+        if item_id is None:  # another writer stored it first
+            continue
+        if item.fingerprint is None:
+            story_id, is_new = item_store.start_story(conn, item_id, item.entry, now), True
+        else:
+            placed = assign_story(
+                conn,
+                item_id=item_id,
+                entry=item.entry,
+                fingerprint=item.fingerprint,
+                now=now,
+                settings=settings.clustering,
+            )
+            story_id, is_new = placed.story_id, placed.is_new
+        item_store.insert_matches(conn, story_id, item_id, item.matches, now)
+        if not is_new:
+            joined += 1
+            outbox_store.note_story_changed(
+                conn, story_id, now, interval_s=settings.update_interval_s
+            )
+        if item.may_alert and item.matches:
+            planned = plan_deliveries(item.matches, recipients)
+            alerts += outbox_store.add_deliveries(
+                conn, story_id, planned, now, interval_s=settings.update_interval_s
+            )
+    record_outcome(conn, feed_id, record, cadence)
+    return Ingested(alerts, joined)
+
+
+def record_outcome(
+    conn: Connection, feed_id: int, record: PollRecord, cadence: Cadence | None
+) -> None:
+    """The feed's poll outcome and, after a successful poll, its adapted cadence."""
+    feed_store.record_poll(conn, feed_id, record)
+    if cadence is not None:
+        health_store.save_cadence(
+            conn, feed_id, cadence.interval_s, missed=cadence.missed, now=record.polled_at
+        )
