@@ -139,4 +139,9 @@ class DeliveryRow(SQLModel, table=True):
 metadata = SQLModel.metadata
 
 # Tables defined beside their queries register on the same metadata when imported here.
-from monitor.store import delivery_tables, health_tables, story_tables  # noqa: E402, F401
+from monitor.store import (  # noqa: E402, F401
+    bot_tables,
+    delivery_tables,
+    health_tables,
+    story_tables,
+)

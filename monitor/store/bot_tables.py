@@ -1,0 +1,1 @@
+"""Tables of the Telegram bot (users, subscriptions, personal watchlists, mutes, feedback)."""
