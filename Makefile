@@ -25,6 +25,17 @@ test: $(STAMP) services
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+# Long reliability runs (not in CI): leak soak, many kills.
+soak: $(STAMP) services
+	$(BIN)/python -m pytest -m soak -s -p no:cacheprovider tests/soak
+
+# Every benchmark and evaluation; writes docs/benchmarks.md. bench-quick: the ~3 minute tier.
+bench: $(STAMP) services
+	$(BIN)/python -m bench.run
+
+bench-quick: $(STAMP) services
+	$(BIN)/python -m bench.run --quick
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
