@@ -27,7 +27,7 @@ from monitor.core.models import Document, Entry, Feed, FeedState, Match, Recipie
 from monitor.core.plan import alerting_keys
 from monitor.core.polling import IntervalBounds, next_interval, server_hints
 from monitor.core.schedule import next_poll_at
-from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError
+from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError, StorageError
 from monitor.logs import get_logger
 from monitor.service.fulltext import with_article_text
 from monitor.service.ingest import (
@@ -86,7 +86,10 @@ class PollContext:
 async def poll_feed(ctx: PollContext, feed: Feed) -> PollReport:
     """Poll one feed; never raises for a feed's own trouble (it is recorded and logged)."""
     started = time.perf_counter()
-    report = await _poll(ctx, feed)
+    try:
+        report = await _poll(ctx, feed)
+    except StorageError as exc:  # the database is away (restarting): the lease will lapse
+        report = PollReport(feed.name, "error", error=f"database unavailable: {exc}")
     report = replace(report, duration_ms=(time.perf_counter() - started) * 1e3)
     log.info(
         "poll",
