@@ -157,3 +157,37 @@ def test_readme_covers_the_operator_tasks() -> None:
         "VACUUM INTO",
     ):
         assert needle in text, needle
+
+
+TEMPLATE = UNIT.with_name("monitor@.service")
+
+
+def test_template_unit_is_the_service_unit_per_instance() -> None:
+    """monitor@.service differs from monitor.service only where an instance must."""
+    single, template = directives(UNIT.read_text()), directives(TEMPLATE.read_text())
+    differing = {k for (s, k, v) in template if (s, k, v) not in single}
+    assert differing == {
+        "Description", "Documentation", "After", "StateDirectory", "WorkingDirectory",
+        "Environment",
+    }  # fmt: skip
+    assert ("Service", "StateDirectory", "monitor/%i") in template
+
+
+@needs_analyze
+def test_template_instance_verifies_and_is_hardened(tmp_path: Path) -> None:
+    assert ANALYZE is not None
+    text = TEMPLATE.read_text().replace("/opt/monitor/venv/bin/monitor", sys.executable, 1)
+    instance = tmp_path / "monitor@1.service"
+    instance.write_text(text)
+    checked = subprocess.run(
+        [ANALYZE, "verify", str(instance)], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stderr
+    result = subprocess.run(
+        [ANALYZE, "security", "--offline=true", "--no-pager", str(instance)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = re.search(r"Overall exposure level for monitor@1\.service: ([\d.]+)", result.stdout)
+    assert found and float(found.group(1)) <= 3.0, result.stdout
