@@ -20,6 +20,10 @@ Errors are translated here and nowhere else (``BadRequest`` is caught before
 ``update`` edits the sent message (``chat_id:message_id``); "not modified" is success;
 a message that can no longer be edited is replaced by a new one (its ref returned).
 
+When the bot is on (``enable_buttons``), an alert carries an inline keyboard ("Mute this
+story", "Mute this outlet", "Not relevant", "All sources") whose callback data is signed
+by monitor.bot.buttons; edits keep it. Digests and admin notices have no buttons.
+
 The token is part of every request URL: it is registered with a logging filter that
 redacts it from the records of httpx and python-telegram-bot, and it never appears in
 an error we raise. Must not: sleep, retry on its own, or log message contents.
@@ -35,7 +39,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pydantic import SecretStr
-from telegram import Bot, LinkPreviewOptions, Message
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -50,12 +54,14 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from monitor.bot.buttons import ButtonCodec
 from monitor.channels.base import Digest
 from monitor.core.models import Alert, Recipient
 from monitor.core.render_telegram import (
     TELEGRAM_LIMIT,
     Piece,
     TelegramText,
+    alert_buttons,
     render_alert,
     render_digest,
     to_message,
@@ -244,11 +250,36 @@ class TelegramChannel:
         self.bot = Bot(secret, base_url=api_base_url, request=request)
         self.preview = None if link_preview else LinkPreviewOptions(is_disabled=True)
         self.counters = TelegramCounters()
+        self.buttons: ButtonCodec | None = None
         self._ready = False
         self._starting = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"TelegramChannel(link_preview={self.preview is None})"
+
+    def enable_buttons(self) -> ButtonCodec:
+        """Put the bot's buttons under alerts from now on; the codec that reads them back."""
+        if self.buttons is None:
+            self.buttons = ButtonCodec.for_token(self.bot.token)
+        return self.buttons
+
+    def keyboard(self, alert: Alert) -> InlineKeyboardMarkup | None:
+        """The inline keyboard under ``alert``, or None (no bot, or not a story alert)."""
+        codec = self.buttons
+        rows = alert_buttons(alert) if codec is not None else ()
+        if codec is None or not rows:
+            return None
+        return InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        label, callback_data=codec.encode(action, alert.delivery_id)
+                    )
+                    for label, action in row
+                ]
+                for row in rows
+            ]
+        )
 
     async def start(self) -> None:
         """Initialise the bot once (getMe); safe to call again."""
@@ -276,7 +307,7 @@ class TelegramChannel:
         def render(limit: int) -> TelegramText:
             return render_alert(alert, timezone=recipient.timezone, limit=limit)
 
-        message = await self._send(chat, render)
+        message = await self._send(chat, render, self.keyboard(alert))
         return f"{message.chat_id}:{message.message_id}"
 
     async def update(self, ref: str, alert: Alert, recipient: Recipient) -> str:
@@ -286,16 +317,17 @@ class TelegramChannel:
         def render(limit: int) -> TelegramText:
             return render_alert(alert, timezone=recipient.timezone, limit=limit)
 
+        markup = self.keyboard(alert)
         if isinstance(chat, int) and isinstance(current, int) and chat != current:
             # The recipient moved (a migrated group): the old message cannot be edited.
-            return await self._replace(current, render)
+            return await self._replace(current, render, markup)
         try:
-            await self._edit(chat, message_id, render)
+            await self._edit(chat, message_id, render, markup)
         except _NotModified:
             self.counters.not_modified += 1
             return ref
         except _NotEditable:
-            return await self._replace(current, render)
+            return await self._replace(current, render, markup)
         self.counters.edited += 1
         return ref
 
@@ -320,10 +352,15 @@ class TelegramChannel:
 
     # -- sending ---------------------------------------------------------------------------
 
-    async def _send(self, chat: int | str, render: Callable[[int], TelegramText]) -> Message:
+    async def _send(
+        self,
+        chat: int | str,
+        render: Callable[[int], TelegramText],
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> Message:
         async def post(text: str, mode: ParseMode | None) -> Message:
             return await self.bot.send_message(
-                chat, text, parse_mode=mode, link_preview_options=self.preview
+                chat, text, parse_mode=mode, link_preview_options=self.preview, reply_markup=markup
             )
 
         result = await self._post(post, render)
@@ -331,13 +368,22 @@ class TelegramChannel:
         self.counters.sent += 1
         return result
 
-    async def _replace(self, chat: int | str, render: Callable[[int], TelegramText]) -> str:
-        message = await self._send(chat, render)
+    async def _replace(
+        self,
+        chat: int | str,
+        render: Callable[[int], TelegramText],
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> str:
+        message = await self._send(chat, render, markup)
         self.counters.replaced += 1
         return f"{message.chat_id}:{message.message_id}"
 
     async def _edit(
-        self, chat: int | str, message_id: int, render: Callable[[int], TelegramText]
+        self,
+        chat: int | str,
+        message_id: int,
+        render: Callable[[int], TelegramText],
+        markup: InlineKeyboardMarkup | None = None,
     ) -> None:
         async def post(text: str, mode: ParseMode | None) -> Message | bool:
             return await self.bot.edit_message_text(
@@ -346,6 +392,7 @@ class TelegramChannel:
                 message_id=message_id,
                 parse_mode=mode,
                 link_preview_options=self.preview,
+                reply_markup=markup,
             )
 
         await self._post(post, render, editing=True)

@@ -1,4 +1,9 @@
-"""Tools that try the engine on files or stored items: match, replay, extract, compare."""
+"""Tools that try the engine on files or stored items: match, replay, extract, compare.
+
+``monitor replay`` also reports the "Not relevant" feedback users gave from the bot for
+the watchlist: how many of the stories it matched were marked, and how many of those
+the replayed query (e.g. a tightened ``--query``) would still alert.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from monitor.core.matcher import Matcher, compile_watchlists
 from monitor.core.models import Document, WatchlistSpec
 from monitor.core.query import QuerySyntaxError
 from monitor.sources.article import extract_article, load_article
+from monitor.store.bot import feedback_stories
 from monitor.store.items import matched_stories, stored_items
 
 
@@ -85,6 +91,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         with db.reading() as conn:
             before = matched_stories(conn, spec.name, since)
+            irrelevant = feedback_stories(conn, spec.name, since)
             for item in stored_items(conn, since):
                 items += 1
                 doc = Document(
@@ -110,7 +117,26 @@ def cmd_replay(args: argparse.Namespace) -> int:
     for story_id, (title, feed, snippet) in list(stories.items())[-args.samples :]:
         mark = "+" if story_id not in before else " "
         print(f"{mark} [{feed}] {title}\n    “{snippet}”")
+    print(feedback_line(irrelevant, before, now_matched))
+    for story_id in [s for s in irrelevant if s in now_matched][-args.samples :]:
+        print(f"x {irrelevant[story_id]}")
     return 0
+
+
+def feedback_line(irrelevant: dict[int, str], before: set[int], now_matched: set[int]) -> str:
+    """The precision signal: stories marked "Not relevant" against those matched."""
+    marked = len(irrelevant)
+    if not marked:
+        return 'feedback: no story marked "Not relevant" in this period'
+    still = sum(1 for story_id in irrelevant if story_id in now_matched)
+    signal = ""
+    if before:
+        kept = len(before - set(irrelevant)) / len(before)
+        signal = f" (precision signal: {kept:.0%} of the {len(before)} matched stories unmarked)"
+    return (
+        f'feedback: {marked} stor{"ies" if marked != 1 else "y"} marked "Not relevant"'
+        f"{signal}; the replayed query still matches {still} of them"
+    )
 
 
 def cmd_extract(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, model_validator
 
 from monitor.config.operations import (
+    BotSettings,
     ClusteringSettings,
     DeliverySettings,
     HealthSettings,
@@ -225,6 +226,13 @@ class MonitorSettings(_Model):
     recipients: tuple[RecipientConfig, ...] = ()
     """Who receives alerts, through which channel."""
     admins: AdminSettings = AdminSettings()
+    bot: BotSettings = BotSettings()
+
+    @model_validator(mode="after")
+    def _bot_needs_telegram(self) -> MonitorSettings:
+        if self.bot.enabled and self.channels.telegram is None:
+            raise ValueError("bot.enabled needs channels.telegram (the bot's token and API)")
+        return self
 
 
 # --- feeds.yaml -----------------------------------------------------------------

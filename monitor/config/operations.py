@@ -1,10 +1,13 @@
 """Settings models of monitor.yaml for running the service: clustering thresholds,
-delivery pacing, the local HTTP endpoint, feed-health alerting and retention.
+delivery pacing, the local HTTP endpoint, feed-health alerting, retention and the
+Telegram bot.
 
 Each field has a documented default; ``monitor schema`` shows them to editors.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -103,3 +106,38 @@ class RetentionSettings(_Model):
     """Items and stories older than this are deleted (default 90d)."""
     deliveries: Duration = 90 * 86400
     """Sent or failed deliveries older than this are deleted (default 90d)."""
+
+
+class BotQuotas(_Model):
+    """What one chat may store through the bot (a private chat is one user)."""
+
+    subscriptions: int = Field(30, ge=0, le=1000)
+    """Watchlists of watchlists.yaml one chat may subscribe to."""
+    watchlists: int = Field(5, ge=0, le=100)
+    """Personal watchlists (/watch) one chat may keep."""
+    query_length: int = Field(400, ge=10, le=2000)
+    """Longest query of a personal watchlist, in characters."""
+    query_parts: int = Field(40, ge=1, le=400)
+    """Most terms and operators in a personal watchlist's query (its complexity)."""
+    mutes: int = Field(200, ge=0, le=10000)
+    """Mutes (stories, outlets, watchlists) one chat may keep."""
+
+
+class BotSettings(_Model):
+    """The Telegram bot: users subscribe, tune and give feedback from the chat.
+
+    Needs channels.telegram (the same bot token). Off unless enabled."""
+
+    enabled: bool = False
+    """Answer commands and buttons (long polling inside the daemon)."""
+    access: Literal["allowlist", "approval", "open"] = "allowlist"
+    """Who may use the bot: allowlist (the ids below), approval (admins approve each
+    request from the chat), open (anyone)."""
+    allowed_users: tuple[int, ...] = ()
+    """Telegram user ids allowed in allowlist and approval modes (a channel's or an
+    anonymous admin's chat id stands for the chat). admins.telegram are always allowed."""
+    quotas: BotQuotas = BotQuotas()
+    commands_per_minute: int = Field(20, ge=1, le=600)
+    """Commands and button presses one user may send per minute; more are dropped."""
+    poll_timeout: int = Field(30, ge=0, le=50)
+    """Seconds a getUpdates long poll waits for news (0 = short polling)."""

@@ -11,7 +11,10 @@ are removed (an RTL override in a title would reverse the lines after it), white
 is flattened, everything is escaped, and only http(s) URLs become links.
 
 The text hygiene here (``clean_text``, ``clip``, ``snippet_parts``, ``group_by_watchlist``)
-is shared with ``render_email``. Pure: no network, no clock, no I/O.
+is shared with ``render_email``. Personal watchlists show their own name, without the
+owner prefix they are compiled under. ``alert_buttons`` lays out the inline keyboard under
+an alert (its callback data is encoded and signed by monitor.bot.buttons).
+Pure: no network, no clock, no I/O.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.core.models import Alert, AlertMatch
+from monitor.core.plan import display_watchlist
 
 TELEGRAM_LIMIT = 4096  # visible characters per message, in UTF-16 code units
 TITLE_LIMIT = 300
@@ -197,14 +201,14 @@ def snippet_groups(
         if not match.snippet.strip():
             continue
         names, spans = groups.setdefault(match.snippet, ([], []))
-        names.append(match.watchlist)
+        names.append(display_watchlist(match.watchlist))
         spans.extend(match.highlights)
     return [(tuple(names), snippet, spans) for snippet, (names, spans) in groups.items()]
 
 
 def watchlist_names(alert: Alert) -> list[str]:
     """The alert's watchlist names, cleaned, in order, without repeats."""
-    names = [clean_text(m.watchlist).strip() for m in alert.matches]
+    names = [clean_text(display_watchlist(m.watchlist)).strip() for m in alert.matches]
     return list(dict.fromkeys(name for name in names if name)) or ["(no watchlist)"]
 
 
@@ -318,6 +322,22 @@ def render_alert(
 ) -> TelegramText:
     """One alert as a Telegram message of at most ``limit`` visible units."""
     return to_message(alert_pieces(alert, timezone), limit)
+
+
+# -- buttons -------------------------------------------------------------------------------
+
+MUTE_STORY, MUTE_OUTLET, NOT_RELEVANT, ALL_SOURCES = "s", "o", "n", "a"
+ALERT_BUTTONS: tuple[tuple[tuple[str, str], ...], ...] = (
+    (("🔕 Mute this story", MUTE_STORY), ("🔇 Mute this outlet", MUTE_OUTLET)),
+    (("👎 Not relevant", NOT_RELEVANT), ("📰 All sources", ALL_SOURCES)),
+)
+
+
+def alert_buttons(alert: Alert) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """Rows of (label, action) under an alert; none under an admin notice (no story)."""
+    if alert.delivery_id <= 0 or alert.story_id <= 0:
+        return ()
+    return ALERT_BUTTONS
 
 
 # -- digests -------------------------------------------------------------------------------

@@ -6,6 +6,9 @@ sender runs as its own task; periodic jobs check feed health and purge old rows.
 coalesce and have a generous misfire grace, so a daemon that was suspended runs each
 missed tick once: no storm, nothing dropped.
 
+With the bot enabled, its update poller (getUpdates long polling, monitor.bot) runs
+beside the sender and stops first on the way out.
+
 systemd: READY=1 once everything runs, WATCHDOG=1 only while the scheduler ticks and
 the database answers, STOPPING=1 on the way out. SIGHUP or an edited YAML file reloads
 the configuration (an invalid one is refused, logged with file:line, and the admins are
@@ -128,6 +131,7 @@ class Daemon:
         add(self.purge, "interval", seconds=self.purge_every_s, id="purge", next_run_time=now)
         self.scheduler.start()
         self._tasks.append(asyncio.create_task(self._send_forever(), name="sender"))
+        self.rt.start_bot()
         http = self.rt.config.monitor.http
         if http.port is not None:
             self.http = HealthServer(
@@ -157,6 +161,7 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         self.scheduler.pause()
+        await self.rt.stop_bot()
         drained = await self.rt.sender.drain(grace_s=self.drain_s)
         if self._polls:
             _done, pending = await asyncio.wait(set(self._polls), timeout=self.drain_s)

@@ -4,6 +4,9 @@ Everything a poll learned is stored in one transaction, so a crash leaves either
 it or none: new items, their story (clustering: join a story of the window or start
 one), the watchlist matches, the planned deliveries (the outbox), updates of alerts
 already sent when a story gains an outlet, and the feed's next poll and cadence.
+What recipients muted from the bot (the story, this outlet, a watchlist for a while) is
+read in the same transaction: a muted recipient gets no alert, and no update of an alert
+about a story it muted.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from monitor.core.cluster import ClusterSettings
 from monitor.core.fingerprint import Fingerprint
 from monitor.core.models import Entry, Match, Recipient
 from monitor.core.plan import plan_deliveries
+from monitor.store import bot as bot_store
 from monitor.store import feeds as feed_store
 from monitor.store import health as health_store
 from monitor.store import items as item_store
@@ -93,8 +97,11 @@ def store_new_items(
             outbox_store.note_story_changed(
                 conn, story_id, now, interval_s=settings.update_interval_s
             )
+            bot_store.drop_muted_updates(conn, story_id, now)
         if item.may_alert and item.matches:
-            planned = plan_deliveries(item.matches, recipients)
+            names = [m.watchlist for m in item.matches]
+            muting = bot_store.muting_for(conn, feed_id, story_id, names, now)
+            planned = plan_deliveries(item.matches, recipients, muting)
             alerts += outbox_store.add_deliveries(
                 conn, story_id, planned, now, interval_s=settings.update_interval_s
             )

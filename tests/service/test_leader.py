@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from typing import Any
 
 from sqlalchemy import text
 
