@@ -6,8 +6,10 @@ sender runs as its own task; periodic jobs check feed health and purge old rows.
 coalesce and have a generous misfire grace, so a daemon that was suspended runs each
 missed tick once: no storm, nothing dropped.
 
-With the bot enabled, its update poller (getUpdates long polling, monitor.bot) runs
-beside the sender and stops first on the way out.
+Several instances may share one database: feeds and alerts are shared out through it
+(leases, SKIP LOCKED), and one elected leader (monitor.service.leader) runs what must
+run once: the bot's update poller (getUpdates long polling, monitor.bot), feed-health
+checks and retention. The bot poller stops first on the way out.
 
 systemd: READY=1 once everything runs, WATCHDOG=1 only while the scheduler ticks and
 the database answers, STOPPING=1 on the way out. SIGHUP or an edited YAML file reloads
@@ -29,6 +31,7 @@ from monitor.errors import ConfigProblem
 from monitor.logs import get_logger
 from monitor.service.admin import notify_admins
 from monitor.service.health import HealthServer, probe_database
+from monitor.service.leader import Leadership
 from monitor.service.notify import SystemdNotifier, start_watchdog, stop_task
 from monitor.service.reload import Reloader, invalid_config_notice
 from monitor.service.runtime import Runtime
@@ -51,6 +54,7 @@ class Daemon:
         health_every_s: float = 60.0,
         purge_every_s: float = 3600.0,
         drain_s: float = 20.0,
+        lead_every_s: float = 5.0,
         notifier: SystemdNotifier | None = None,
         watch_files: bool = True,
     ) -> None:
@@ -71,6 +75,8 @@ class Daemon:
             notifier=self.notifier,
         )  # fmt: skip
         self.http: HealthServer | None = None
+        self.leadership = Leadership(runtime.db)
+        self.lead_every_s = lead_every_s
 
     @property
     def ticks(self) -> int:
@@ -90,13 +96,34 @@ class Daemon:
         if not task.cancelled() and task.exception() is not None:
             log.error("poll_cycle_failed", error=repr(task.exception()))
 
+    async def _lead_forever(self) -> None:
+        """Try to lead every few seconds; only the leader polls Telegram updates and runs
+        the once-per-deployment jobs (feed health, retention). A dead leader's lock is
+        released by the database, and another instance takes over."""
+        while not self.stop_event.is_set():
+            try:
+                leads = await asyncio.to_thread(self.leadership.try_acquire)
+            except Exception as exc:  # the database may be restarting: try again later
+                log.warning("leader_attempt_failed", error=repr(exc))
+                leads = False
+            if leads and not self.rt.bot_running:
+                self.rt.start_bot()
+            elif not leads and self.rt.bot_running:
+                await self.rt.stop_bot()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), timeout=self.lead_every_s)
+
     async def health_check(self) -> None:
+        if not self.leadership.is_leader:
+            return
         try:
             await self.rt.checker.check()
         except Exception as exc:  # the daemon keeps running; the next check tries again
             log.error("feed_health_failed", error=repr(exc))
 
     async def purge(self) -> None:
+        if not self.leadership.is_leader:
+            return
         try:
             await asyncio.to_thread(purge_all, self.rt.db, self.rt.clock.now(), self.rt.retention)
         except Exception as exc:
@@ -131,7 +158,7 @@ class Daemon:
         add(self.purge, "interval", seconds=self.purge_every_s, id="purge", next_run_time=now)
         self.scheduler.start()
         self._tasks.append(asyncio.create_task(self._send_forever(), name="sender"))
-        self.rt.start_bot()
+        self._tasks.append(asyncio.create_task(self._lead_forever(), name="leader"))
         http = self.rt.config.monitor.http
         if http.port is not None:
             self.http = HealthServer(
@@ -175,4 +202,5 @@ class Daemon:
         if self.http is not None:
             await self.http.aclose()
         self.scheduler.shutdown(wait=False)
+        await asyncio.to_thread(self.leadership.release)
         log.info("daemon_stopped", sends_drained=drained)
