@@ -202,6 +202,7 @@ class FeedState:
     error_streak: int = 0
     next_poll_at: datetime | None = None
     last_success_at: datetime | None = None
+    interval_s: float | None = None  # the adapted poll interval, None until adapted
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,6 @@ from monitor.service.ingest import (
 from monitor.sources.fetch import Fetcher
 from monitor.sources.parse import parse_feed
 from monitor.store import feeds as feed_store
-from monitor.store import health as health_store
 from monitor.store import items as item_store
 from monitor.store.database import Database
 from monitor.store.feeds import PollRecord
@@ -114,8 +113,7 @@ async def _poll(ctx: PollContext, feed: Feed) -> PollReport:
         fetched = await ctx.fetcher.fetch(feed.url, state.validators)
     except FetchError as exc:
         return await _record_failure(ctx, feed, state, now, exc)
-    cadence = await ctx.db.read(health_store.load_cadence, state.id)
-    previous = cadence.interval_s if cadence else None
+    previous = state.interval_s
 
     def adapt(new_items: int, entries: int, known: int | None, ttl_s: int | None) -> Cadence:
         decision = next_interval(

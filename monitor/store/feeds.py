@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from monitor.core.models import Feed, FeedState, Validators
+from monitor.store.health_tables import FeedCadenceRow
 from monitor.store.tables import FeedRow
 
 _feed = FeedRow.__table__  # type: ignore[attr-defined]
+_cadence = FeedCadenceRow.__table__  # type: ignore[attr-defined]
 
 
 def sync_feeds(conn: Connection, feeds: Sequence[Feed], now: datetime) -> dict[str, int]:
@@ -43,6 +45,7 @@ def sync_feeds(conn: Connection, feeds: Sequence[Feed], now: datetime) -> dict[s
 
 
 def _state(row: Any) -> FeedState:
+    interval = getattr(row, "cadence_interval_s", None)
     return FeedState(
         id=row.id,
         url=row.url,
@@ -52,11 +55,18 @@ def _state(row: Any) -> FeedState:
         error_streak=row.error_streak,
         next_poll_at=row.next_poll_at,
         last_success_at=row.last_success_at,
+        interval_s=float(interval) if interval is not None else None,
     )
 
 
 def load_feed(conn: Connection, url: str) -> FeedState | None:
-    row = conn.execute(select(_feed).where(_feed.c.url == url)).first()
+    """The feed's state, with its adapted poll interval (one statement: polls are many)."""
+    q = (
+        select(_feed, _cadence.c.interval_s.label("cadence_interval_s"))
+        .outerjoin(_cadence, _cadence.c.feed_id == _feed.c.id)
+        .where(_feed.c.url == url)
+    )
+    row = conn.execute(q).first()
     return _state(row) if row else None
 
 
