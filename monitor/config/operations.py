@@ -97,6 +97,8 @@ class HealthSettings(_Model):
     """A feed is stale when silent for this many times its usual gap between items ..."""
     stale_min: Duration = 24 * 3600
     """... and for at least this long."""
+    check_every: Duration = 60
+    """How often feed health is assessed (default 1m)."""
 
 
 class RetentionSettings(_Model):

@@ -51,7 +51,7 @@ class Daemon:
         *,
         poll_tick_s: float = 2.0,
         send_poll_s: float = 1.0,
-        health_every_s: float = 60.0,
+        health_every_s: float | None = None,
         purge_every_s: float = 3600.0,
         drain_s: float = 20.0,
         lead_every_s: float = 5.0,
@@ -61,7 +61,7 @@ class Daemon:
         self.rt = runtime
         self.poll_tick_s = poll_tick_s
         self.send_poll_s = send_poll_s
-        self.health_every_s = health_every_s
+        self.health_every_s = health_every_s or float(runtime.config.monitor.health.check_every)
         self.purge_every_s = purge_every_s
         self.drain_s = drain_s
         self.notifier = notifier or SystemdNotifier()

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from monitor.logs import get_logger
@@ -105,9 +106,11 @@ class SystemdNotifier:
 class WatchdogPinger:
     """Pings the watchdog while the scheduler ticks and the database answers.
 
-    ``ticks`` returns a counter the scheduler increases on every tick; ``probe`` is an
-    async call that must complete (e.g. ``SELECT 1``) for the database to count as
-    answering. ``beat()`` makes one decision; ``run()`` beats every ``interval_s``.
+    ``ticks`` returns a counter the scheduler increases on every tick; it must have moved
+    within the last ``stall_s`` seconds (not necessarily since the last ping: pings may
+    come faster than ticks). ``probe`` is an async call that must complete (e.g.
+    ``SELECT 1``) for the database to count as answering. ``beat()`` makes one decision;
+    ``run()`` beats every ``interval_s``.
     """
 
     def __init__(
@@ -117,9 +120,14 @@ class WatchdogPinger:
         ticks: Callable[[], int],
         probe: Probe,
         interval_s: float,
+        stall_s: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
+        self.stall_s = stall_s
+        self._monotonic = monotonic
+        self._moved_at = monotonic()
         self.notifier = notifier
         self.ticks = ticks
         self.probe = probe
@@ -132,8 +140,12 @@ class WatchdogPinger:
     async def beat(self) -> bool:
         """Ping if there was progress since the last ping; returns whether it pinged."""
         current = self.ticks()
-        if self._last_ticks is not None and current == self._last_ticks:
-            return self._withhold("the scheduler has not ticked since the last ping")
+        now = self._monotonic()
+        previous, self._last_ticks = self._last_ticks, current
+        if current != previous:
+            self._moved_at = now
+        elif now - self._moved_at > self.stall_s:
+            return self._withhold(f"the scheduler has not ticked for {self.stall_s:.0f}s")
         try:
             async with asyncio.timeout(self.interval_s):
                 await self.probe()
@@ -141,7 +153,6 @@ class WatchdogPinger:
             return self._withhold(f"the database did not answer within {self.interval_s:.0f}s")
         except Exception as exc:  # any failure of the probe means: not healthy
             return self._withhold(f"the database probe failed: {exc}")
-        self._last_ticks = current
         if self.notifier.watchdog():
             self.pings += 1
         self.last_reason = "progress"

@@ -145,12 +145,20 @@ class Runtime:
             ingest=ingest_settings(config),
             observers=[lambda r: _observe(metrics, r)],
         )
-        owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        poller = Poller(ctx, config.feeds, concurrency=m.fetch.concurrency, owner=owner)
+        host = socket.gethostname()
+        released = await db.write(feed_store.release_dead_owners, host, _process_alive)
+        if released:
+            log.info("leases_released", feeds=released, reason="their process is gone")
+        owner = f"{host}:{os.getpid()}:{secrets.token_hex(3)}"
+        lease_s = max(120.0, 4 * float(m.fetch.deadline_s))  # a poll ends well within it
+        poller = Poller(
+            ctx, config.feeds, concurrency=m.fetch.concurrency, owner=owner, lease_s=lease_s
+        )
         admins = admin_recipients(m.admins)
         sender = OutboxSender(
             db, channels, recipients, clock, settings=m.delivery, admins=admins, rng=rng
         )
+        sender.ctx.observers.append(metrics.observe_send)
         checker = FeedHealthChecker(db, clock, policy_from_settings(m.health), admins)
         retention = RetentionPolicy.from_settings(m)
         runtime = cls(
@@ -261,6 +269,16 @@ class Runtime:
         for channel in self.channels.values():
             await channel.aclose()
         self.db.dispose()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 def _observe(metrics: Metrics, report: PollReport) -> None:

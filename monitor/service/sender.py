@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -119,6 +120,8 @@ class Delivering:
     stopping: asyncio.Event
     overrides: dict[str, str] = field(default_factory=dict)
     slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    observers: list[Callable[[str, str, float], None]] = field(default_factory=list)
+    """Called with (channel, outcome, seconds) after every send attempt (metrics)."""
 
     def slot(self, channel: str) -> asyncio.Semaphore:
         if channel not in self.slots:
@@ -198,7 +201,7 @@ async def _attempt(ctx: Delivering, key: str, job: Job, report: SendReport) -> O
             return "halted"
         try:
             async with ctx.slot(recipient.channel):
-                ref = await _perform(channel, job, recipient, ctx.clock.now())
+                ref = await _observed(ctx, channel, job, recipient)
         except RecipientMovedError as exc:
             if moved:  # moved twice in a row: let it settle, try again later
                 return await _pause(ctx, key, job, exc, report, None)
@@ -227,6 +230,32 @@ async def _attempt(ctx: Delivering, key: str, job: Job, report: SendReport) -> O
         await ctx.db.write(_done, key, job, ref, ctx.clock.now(), ctx.settings.update_interval)
         _count(report, job)
         return "next"
+
+
+_OUTCOMES = (
+    (RecipientMovedError, "moved"),
+    (TransientDeliveryError, "transient"),
+    (MessageRejectedError, "rejected"),
+    (PermanentDeliveryError, "permanent"),
+)
+
+
+async def _observed(
+    ctx: Delivering, channel: Channel, job: Job, recipient: Recipient
+) -> str | None:
+    """``_perform``, timed and reported to the observers with its outcome."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        ref = await _perform(channel, job, recipient, ctx.clock.now())
+        outcome = "sent"
+        return ref
+    except Exception as exc:
+        outcome = next((name for kind, name in _OUTCOMES if isinstance(exc, kind)), "error")
+        raise
+    finally:
+        for observe in ctx.observers:
+            observe(recipient.channel, outcome, time.perf_counter() - started)
 
 
 async def _perform(channel: Channel, job: Job, recipient: Recipient, now: datetime) -> str | None:

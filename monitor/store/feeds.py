@@ -6,7 +6,7 @@ Functions take a SQLAlchemy ``Connection`` inside a transaction opened by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -118,6 +118,27 @@ def release_feeds(conn: Connection, owner: str) -> None:
     conn.execute(
         update(_feed).where(_feed.c.lease_owner == owner).values(lease_owner=None, lease_until=None)
     )
+
+
+def release_dead_owners(conn: Connection, host: str, alive: Callable[[int], bool]) -> int:
+    """Release the leases of instances on ``host`` whose process is gone (killed, crashed):
+    a restarted daemon need not wait for them to lapse. Owners are ``host:pid:random``."""
+    owners = conn.execute(
+        select(_feed.c.lease_owner).where(_feed.c.lease_owner.like(f"{host}:%")).distinct()
+    ).scalars()
+    dead = []
+    for owner in owners:
+        parts = owner.split(":")
+        if len(parts) == 3 and parts[1].isdigit() and not alive(int(parts[1])):
+            dead.append(owner)
+    if not dead:
+        return 0
+    result = conn.execute(
+        update(_feed)
+        .where(_feed.c.lease_owner.in_(dead))
+        .values(lease_owner=None, lease_until=None)
+    )
+    return int(result.rowcount or 0)
 
 
 def next_due_at(conn: Connection) -> datetime | None:

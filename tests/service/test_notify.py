@@ -87,17 +87,24 @@ async def test_a_wedged_scheduler_stops_the_pings(supervisor: Supervisor) -> Non
     async def probe() -> None:
         return None
 
-    pinger = WatchdogPinger(notifier, ticks=lambda: ticks, probe=probe, interval_s=0.05)
+    now = 0.0
+    pinger = WatchdogPinger(
+        notifier, ticks=lambda: ticks, probe=probe, interval_s=0.05, stall_s=5,
+        monotonic=lambda: now,
+    )  # fmt: skip
     ticks = 1
+    assert await pinger.beat()
+    now = 3.0  # no tick since, but within stall_s: pings may come faster than ticks
     assert await pinger.beat()
     ticks = 2
     assert await pinger.beat()
-    for _ in range(5):  # ticks stay at 2: the scheduler is wedged
+    for step in range(5):  # ticks stay at 2 for 6 s and more: the scheduler is wedged
+        now = 9.0 + step
         assert not await pinger.beat()
     ticks = 3  # it recovers
     assert await pinger.beat()
-    assert supervisor.states() == ["WATCHDOG=1"] * 3
-    assert (pinger.pings, pinger.withheld) == (3, 5)
+    assert supervisor.states() == ["WATCHDOG=1"] * 4
+    assert (pinger.pings, pinger.withheld) == (4, 5)
     assert pinger.last_reason == "progress"
 
 
