@@ -34,6 +34,7 @@ from itertools import repeat
 from operator import add, eq, mul, sub
 from typing import Protocol
 
+import numpy as np
 import stop_words
 from anyascii import anyascii
 from babel.core import UnknownLocaleError
@@ -48,8 +49,9 @@ MAX_TERMS = 120  # most frequent content terms kept per item (bounds memory per 
 TITLE_REPEAT = 2  # a title term counts as this many body occurrences
 DEFAULT_STOPWORDS = "en"  # used when the language is unknown or has no list
 
-_BIN_BITS = SIGNATURE_BINS.bit_length() - 1
-_BIN_MASK = SIGNATURE_BINS - 1
+_BIN_BITS = np.uint64(SIGNATURE_BINS.bit_length() - 1)
+_BIN_MASK = np.uint64(SIGNATURE_BINS - 1)
+_BLAKE8 = hashlib.blake2b(digest_size=8)  # shingle hash: 64 bits, bin in the low bits
 _EMPTY = (1 << 64) - 1
 # Optimal densification (Shrivastava 2017): an empty bin copies the first non-empty bin
 # in its own fixed pseudo-random probe order, the same order for every document.
@@ -119,23 +121,45 @@ class Fingerprint:
         return "t:" + hashlib.blake2b(self.title.encode(), digest_size=8).hexdigest()
 
 
+class _FoldTable(dict[int, str | None]):
+    """``str.translate`` table of `fold`'s per-character steps after NFD, filled lazily.
+
+    A combining mark is dropped, an ideograph gets spaces around it (scripts without
+    spaces: one word per ideograph), any other character becomes its anyascii
+    transliteration. Each step reads one character alone, so one table lookup per
+    character gives what the three passes over the text would.
+    """
+
+    def __missing__(self, codepoint: int) -> str | None:
+        char = chr(codepoint)
+        if unicodedata.combining(char):
+            out = None
+        elif _CJK.match(char):
+            out = f" {anyascii(char)} "
+        else:
+            out = anyascii(char)
+        self[codepoint] = out
+        return out
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def fold(text: str) -> str:
     """NFKC, case-folded, diacritics removed, other scripts transliterated to ASCII."""
     text = unicodedata.normalize("NFKC", text).casefold()
     if text.isascii():
         return text
-    decomposed = unicodedata.normalize("NFD", text)
-    text = "".join(c for c in decomposed if not unicodedata.combining(c))
-    if _CJK.search(text):  # scripts without spaces: one word per ideograph
-        text = _CJK.sub(lambda m: f" {m.group()} ", text)
-    return anyascii(text).lower()
+    return unicodedata.normalize("NFD", text).translate(_FOLD_TABLE).lower()
 
 
 def words(folded: str) -> list[str]:
     """Word tokens of folded text: letters and digits; numbers lose their separators."""
-    return [
-        w if w.isalnum() else w.replace(",", "").replace(".", "") for w in _WORD.findall(folded)
-    ]
+    found = _WORD.findall(folded)
+    if not found:
+        return found
+    # Only number tokens hold separators and no token holds a space: one pass for all.
+    return " ".join(found).replace(",", "").replace(".", "").split(" ")
 
 
 def fingerprint(
@@ -144,23 +168,27 @@ def fingerprint(
     """Fingerprint an item from its plain-text title and body, canonical URL and language."""
     lang = language.split("-")[0].lower() if language else None
     title_words = words(fold(title))
-    body_words = words(fold(text)) if text.strip() else title_words
+    has_text = bool(text.strip())
+    body_words = words(fold(text)) if has_text else title_words
     stop = (lang and stopwords(lang)) or stopwords(DEFAULT_STOPWORDS)
-    counts: Counter[str] = Counter(w for w in body_words if _is_term(w, stop))
+    counts = Counter(body_words)  # first occurrences keep their order: most_common's ties
+    for word in [w for w in counts if not _is_term(w, stop)]:
+        del counts[word]
     for w in title_words:
         if _is_term(w, stop):
             counts[w] += TITLE_REPEAT
     top = counts.most_common(MAX_TERMS)
-    names = _names(text if text.strip() else title) - calendar_words(lang or "en")
+    terms = tuple([sys.intern(t) for t, _ in top])
+    names = _names(text if has_text else title) - calendar_words(lang or "en")
     return Fingerprint(
         url=url or None,
         language=lang,
         title=" ".join(title_words),
-        terms=tuple(sys.intern(t) for t, _ in top),
-        counts=bytes(min(c, 255) for _, c in top),
-        names=tuple(sorted(sys.intern(t) for t, _ in top if t in names or t.isdigit())),
-        signature=signature(body_words) if text.strip() else b"",
-        has_text=bool(text.strip()),
+        terms=terms,
+        counts=bytes([min(c, 255) for _, c in top]),
+        names=tuple(sorted(t for t in terms if t in names or t.isdigit())),
+        signature=signature(body_words) if has_text else b"",
+        has_text=has_text,
     )
 
 
@@ -176,8 +204,13 @@ def _names(text: str) -> set[str]:
         if token[0].isupper() and (
             not _sentence_start(text, m.start()) or (token.isupper() and len(token) > 1)
         ):
-            found.update(words(fold(token)))
+            found.update(_token_words(token))
     return found
+
+
+@lru_cache(maxsize=65536)
+def _token_words(token: str) -> tuple[str, ...]:  # names repeat across items: cached
+    return tuple(words(fold(token)))
 
 
 def _sentence_start(text: str, at: int) -> bool:
@@ -195,15 +228,19 @@ def signature(tokens: list[str]) -> bytes:
     """
     if len(tokens) < MIN_SIGNATURE_WORDS:
         return b""
-    n = SHINGLE_WORDS
-    bins = [_EMPTY] * SIGNATURE_BINS
-    blake = hashlib.blake2b
-    for shingle in {" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}:
-        h = int.from_bytes(blake(shingle.encode(), digest_size=8).digest(), "little")
-        b = h & _BIN_MASK
-        v = h >> _BIN_BITS
-        if v < bins[b]:
-            bins[b] = v
+    encoded = list(map(str.encode, tokens))
+    shingles = set(map(b" ".join, zip(*(encoded[i:] for i in range(SHINGLE_WORDS)), strict=False)))
+    digests: list[bytes] = []
+    add = digests.append
+    new = _BLAKE8.copy  # a copy of a prepared hasher: cheaper than blake2b(digest_size=8)
+    for shingle in shingles:
+        h = new()
+        h.update(shingle)
+        add(h.digest())
+    hashes = np.frombuffer(b"".join(digests), dtype="<u8")
+    lowest = np.full(SIGNATURE_BINS, _EMPTY, dtype=np.uint64)
+    np.minimum.at(lowest, (hashes & _BIN_MASK).astype(np.intp), hashes >> _BIN_BITS)
+    bins: list[int] = lowest.tolist()
     for i, value in enumerate(bins):
         if value == _EMPTY:
             bins[i] = bins[next(j for j in _PROBES[i] if bins[j] != _EMPTY)]

@@ -27,7 +27,7 @@ from monitor.store import health as health_store
 from monitor.store import items as item_store
 from monitor.store import outbox as outbox_store
 from monitor.store.feeds import PollRecord
-from monitor.store.stories import assign_story, lock_story_index
+from monitor.store.stories import NewItem, assign_stories, lock_story_index
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,25 +74,19 @@ def store_new_items(
     if new:
         lock_story_index(conn)  # first, so writers always lock in the same order
     inserted = item_store.insert_items(conn, feed_id, [u.entry for u in new], now)
+    stored = [(u, inserted[u.entry.key]) for u in new if u.entry.key in inserted]
+    # (an item missing from `inserted` was stored first by another writer)
+    placed = assign_stories(
+        conn,
+        [NewItem(item_id, u.entry, u.fingerprint) for u, item_id in stored],
+        now,
+        settings.clustering,
+    )
     alerts = joined = 0
-    for item in new:
-        item_id = inserted.get(item.entry.key)
-        if item_id is None:  # another writer stored it first
-            continue
-        if item.fingerprint is None:
-            story_id, is_new = item_store.start_story(conn, item_id, item.entry, now), True
-        else:
-            placed = assign_story(
-                conn,
-                item_id=item_id,
-                entry=item.entry,
-                fingerprint=item.fingerprint,
-                now=now,
-                settings=settings.clustering,
-            )
-            story_id, is_new = placed.story_id, placed.is_new
+    for (item, item_id), story in zip(stored, placed, strict=True):
+        story_id = story.story_id
         item_store.insert_matches(conn, story_id, item_id, item.matches, now)
-        if not is_new:
+        if not story.is_new:
             joined += 1
             outbox_store.note_story_changed(
                 conn, story_id, now, interval_s=settings.update_interval_s

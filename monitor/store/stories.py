@@ -2,23 +2,29 @@
 
 `SqlStoryIndex` is the SQL twin of `monitor.core.story_index.StoryIndex`, on a
 ``Connection`` inside the caller's write transaction (tables in
-`monitor.store.story_tables`):
+`monitor.store.story_tables`, statements in `monitor.store.story_sql`):
 
 - ``candidates(fp, now, window)``: one statement reads, for each of the item's lookup
   keys, at most ``per_key`` most recent postings of the window (an index range each:
   never a scan), sums the evidence per item (a URL, title or band key weighs
   ``STRONG_KEY``, a term key its TF-IDF weight) and returns the ``max_candidates`` best,
   with their fingerprints and their story's first item (``headline``).
-- ``add(story_id, fp, at, item_id=...)``: file the item under its keys, keep its
-  fingerprint, count its terms in the window's document frequencies.
+- ``add(story_id, fp, at, item_id=...)``: file the item under its keys (written at once:
+  the next lookup finds it), keep its fingerprint and count its terms; the fingerprint
+  row and the counts are written by ``flush()``, one statement per table for all the
+  items added (a poll's), and until then the object answers for them.
 - ``expire(before)``: forget the items filed before a time (keys, fingerprints,
   document frequencies).
 - ``documents`` / ``counts(terms)``: the `DocFreq` protocol, read from ``story_term``
-  and cached for the life of the object (one object per transaction: nobody else can
-  change the counts while it holds the clustering lock).
+  once per term and kept for the life of the object, with what ``add`` counted (one
+  object per transaction: nobody else can change the index while it holds the
+  clustering lock). Fingerprint rows read are kept the same way.
 
-`assign_story` is the clustering step of the pipeline: candidates -> `decide` -> join the
-chosen story or start one -> record the link (signal, score) -> file the item.
+`assign_stories` is the clustering step of the pipeline, for a poll's new items in order
+(each sees the items before it, so copies inside one feed document cluster):
+candidates -> `decide` -> join the chosen story or start one -> file the item; the links
+(signal, score) and the joins' counters are written at the end, one statement each.
+`assign_story` does it for one item.
 Concurrency: SQLite serialises write transactions (``BEGIN IMMEDIATE``); on PostgreSQL
 every writer of the index first takes one transaction-scoped advisory lock
 (`lock_story_index`), so two copies of a story arriving at once end in one story and the
@@ -31,16 +37,14 @@ the second. Must not: decide anything itself (the core does), read the clock, co
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, TextClause, bindparam, case, delete, select, text, update
+from sqlalchemy import Connection, Table, delete, select, text
 
 from monitor.core.cluster import (
     DEFAULT_SETTINGS,
@@ -60,7 +64,17 @@ from monitor.core.fingerprint import (
 from monitor.core.models import Entry
 from monitor.core.story_index import STRONG_KEY
 from monitor.store.items import chunks, start_story
-from monitor.store.story_tables import StoryFingerprintRow, StoryKeyRow, StoryLinkRow, StoryTermRow
+from monitor.store.story_sql import (
+    HEADLINE,
+    JOIN_STORY,
+    RANKING_PG,
+    READ_FINGERPRINTS,
+    READ_LINKS,
+    SET_ITEM_STORY,
+    ranking_sql,
+    statements,
+)
+from monitor.store.story_tables import StoryFingerprintRow, StoryKeyRow, StoryLinkRow
 from monitor.store.tables import ItemRow, StoryRow
 
 STORY_LOCK = 0x73746F72  # PostgreSQL advisory lock of the story index ("stor")
@@ -69,11 +83,12 @@ MAX_KEY_CHARS = 40  # longer keys (long URLs) are stored as a 64-bit digest
 
 _key: Table = StoryKeyRow.__table__  # type: ignore[attr-defined]
 _fp: Table = StoryFingerprintRow.__table__  # type: ignore[attr-defined]
-_term: Table = StoryTermRow.__table__  # type: ignore[attr-defined]
 _link: Table = StoryLinkRow.__table__  # type: ignore[attr-defined]
 _story: Table = StoryRow.__table__  # type: ignore[attr-defined]
 _item: Table = ItemRow.__table__  # type: ignore[attr-defined]
 
+_RANKING_PG = RANKING_PG  # the names the tests read the query plans of
+_ranking_sql = ranking_sql
 _EXPIRE_BATCH = 500
 _LIST_CHUNK = 5000  # terms per statement (SQLite's JSON text has no parameter limit)
 
@@ -117,7 +132,12 @@ class SqlStoryIndex:
     def __init__(self, conn: Connection, settings: ClusterSettings = DEFAULT_SETTINGS) -> None:
         self.conn = conn
         self.settings = settings
-        self._df: dict[str, int] = {}
+        self._sql = statements(conn)
+        self._df: dict[str, int] = {}  # as read, plus what add() counted
+        self._filed: dict[int, _Filed | None] = {}  # item -> its row (None: it has none)
+        self._headlines: dict[int, int | None] = {}  # story -> its first item
+        self._new_rows: list[dict[str, Any]] = []  # fingerprint rows flush() writes
+        self._new_counts: Counter[str] = Counter()  # document frequencies flush() adds
         self._locked = False
 
     # -- DocFreq ------------------------------------------------------------------------
@@ -128,35 +148,30 @@ class SqlStoryIndex:
 
     def counts(self, terms: Sequence[str]) -> list[int]:
         """Items in the window containing each term (0 for an unknown term)."""
-        df = self._df
-        missing = [t for t in dict.fromkeys(terms) if t not in df]
-        if missing:
-            self._load_counts(missing)
-        return [df[t] for t in terms]
+        try:
+            return list(map(self._df.__getitem__, terms))
+        except KeyError:  # some are not read yet
+            self._load_counts([t for t in dict.fromkeys(terms) if t not in self._df])
+            return list(map(self._df.__getitem__, terms))
 
     def __len__(self) -> int:
         return self.documents
 
     def _load_counts(self, terms: Sequence[str]) -> None:
-        sql = _statements(self.conn)
+        sql = self._sql
         for part in chunks(terms, _LIST_CHUNK):
-            found = self.conn.execute(sql.counts, {"terms": sql.array(part)}).all()
+            found = self.conn.execute(sql.counts, {"terms": sql.array(part)}).scalar_one()
             self._df.update(dict.fromkeys(part, 0))
-            self._df.update(found)
+            self._df.update(found or {})
 
-    def _add_counts(self, deltas: Mapping[str, int]) -> None:
-        """Add ``deltas`` to the document frequencies; counts that reach 0 are deleted."""
-        sql = _statements(self.conn)
+    def _write_counts(self, deltas: Mapping[str, int]) -> None:
+        """Add ``deltas`` to the stored document frequencies; counts reaching 0 are deleted."""
+        sql = self._sql
         terms = sorted(deltas)
         for part in chunks(terms, _LIST_CHUNK):
-            params = {"terms": sql.array(part), "deltas": sql.array([deltas[t] for t in part])}
-            self.conn.execute(sql.add_counts, params)
+            self.conn.execute(sql.add_counts, sql.deltas(part, [deltas[t] for t in part]))
             if any(deltas[t] < 0 for t in part):
-                self.conn.execute(sql.drop_zero_counts, {"terms": params["terms"]})
-        df = self._df
-        for term, n in deltas.items():
-            if term in df:
-                df[term] += n
+                self.conn.execute(sql.drop_zero_counts, {"terms": sql.array(part)})
 
     # -- index --------------------------------------------------------------------------
     def lock(self) -> None:
@@ -165,16 +180,36 @@ class SqlStoryIndex:
             lock_story_index(self.conn)
             self._locked = True
 
-    def add(self, story_id: int, fp: Fingerprint, at: datetime, *, item_id: int) -> None:
-        """File item ``item_id`` of ``story_id`` under its keys and count its terms."""
+    def add(
+        self,
+        story_id: int,
+        fp: Fingerprint,
+        at: datetime,
+        *,
+        item_id: int,
+        headline_id: int | None = None,
+    ) -> None:
+        """File item ``item_id`` of ``story_id`` under its keys and count its terms.
+
+        ``headline_id`` is the story's first item (read from the story when not given).
+        The fingerprint row and the counts wait for `flush`.
+        """
         self.lock()
         self.counts((DOCUMENTS, *fp.terms))
         weights = term_weights(fp, self, self.settings.name_boost)
         terms = key_terms(fp, weights, self.settings.index_terms)
         keys = dict.fromkeys(stored_key(k) for k in strong_keys(fp) + tuple(map(term_key, terms)))
         when = key_time(at)
+        sql = self._sql
         self.conn.execute(
-            _fp.insert(),
+            sql.file_keys,
+            {"keys": sql.array(list(keys)), "at": when, "item_id": item_id, "story_id": story_id},
+        )
+        if headline_id is None:
+            headline_id = self._headline_of(story_id)
+        self._headlines[story_id] = headline_id
+        self._filed[item_id] = _Filed(story_id, when, fp, headline_id)
+        self._new_rows.append(
             {
                 "item_id": item_id,
                 "story_id": story_id,
@@ -188,14 +223,31 @@ class SqlStoryIndex:
                 "names": " ".join(fp.names),
                 "signature": fp.signature,
                 "has_text": fp.has_text,
-            },
+            }
         )
-        sql = _statements(self.conn)
-        self.conn.execute(
-            sql.file_keys,
-            {"keys": sql.array(list(keys)), "at": when, "item_id": item_id, "story_id": story_id},
-        )
-        self._add_counts(dict.fromkeys((DOCUMENTS, *fp.terms), 1))
+        df = self._df
+        for term in (DOCUMENTS, *fp.terms):  # a fingerprint's terms are distinct
+            df[term] += 1
+        self._new_counts.update((DOCUMENTS, *fp.terms))
+
+    def flush(self) -> None:
+        """Write the fingerprint rows and the counts of the items added since the last flush."""
+        if self._new_rows:
+            self.conn.execute(_fp.insert(), self._new_rows)
+            self._new_rows = []
+        if self._new_counts:
+            self._write_counts(self._new_counts)
+            self._new_counts = Counter()
+
+    def headline_of(self, story_id: int) -> int | None:
+        """The first item of a story (known from the rows read, else read)."""
+        return self._headline_of(story_id)
+
+    def _headline_of(self, story_id: int) -> int | None:
+        if story_id not in self._headlines:
+            found = self.conn.execute(HEADLINE, {"story": story_id}).scalar_one_or_none()
+            self._headlines[story_id] = found
+        return self._headlines[story_id]
 
     def candidates(
         self, fp: Fingerprint, now: datetime, window: timedelta | None = None
@@ -211,7 +263,7 @@ class SqlStoryIndex:
         ranked = self._ranked(evidence, since)
         if not ranked:
             return []
-        filed = self._filed([item for item, _ in ranked])
+        filed = self._rows([item for item, _ in ranked])
         # decide() reads the counts of every candidate's terms: fetch them in one go
         self.counts([t for f in filed.values() for t in f.fingerprint.terms])
         out = []
@@ -236,34 +288,41 @@ class SqlStoryIndex:
         if self.conn.dialect.name == "postgresql":
             params["keys"] = list(evidence)
             params["weights"] = list(evidence.values())
-            stmt = _RANKING_PG
+            stmt = RANKING_PG
         else:
             for i, (key, weight) in enumerate(evidence.items()):
                 params[f"k{i}"] = key
                 params[f"w{i}"] = weight
-            stmt = _ranking_sql(len(evidence))
+            stmt = ranking_sql(len(evidence))
         return [(r.item_id, float(r.evidence)) for r in self.conn.execute(stmt, params)]
 
-    def _filed(self, item_ids: Sequence[int]) -> dict[int, _Filed]:
+    def _rows(self, item_ids: Sequence[int]) -> dict[int, _Filed]:
         """Fingerprints of these items and of their stories' first items, by item id."""
-        q = (
-            select(_fp, _story.c.headline_item_id)
-            .join(_story, _story.c.id == _fp.c.story_id)
-            .where(_fp.c.item_id.in_(item_ids), _fp.c.version == FINGERPRINT_VERSION)
-        )
-        out = {r.item_id: _row_filed(r, r.headline_item_id) for r in self.conn.execute(q)}
-        headlines = {f.headline_id for f in out.values()} - out.keys() - {None}
-        if headlines:
-            q = select(_fp).where(
-                _fp.c.item_id.in_(sorted(h for h in headlines if h is not None)),
-                _fp.c.version == FINGERPRINT_VERSION,
-            )
-            out.update((r.item_id, _row_filed(r, None)) for r in self.conn.execute(q))
+        self._read_rows(item_ids)
+        out = {i: f for i in item_ids if (f := self._filed[i]) is not None}
+        self._read_rows([f.headline_id for f in out.values() if f.headline_id is not None])
+        for f in list(out.values()):
+            if f.headline_id is not None and f.headline_id not in out:
+                headline = self._filed[f.headline_id]
+                if headline is not None:
+                    out[f.headline_id] = headline
         return out
+
+    def _read_rows(self, item_ids: Sequence[int]) -> None:
+        """Read the fingerprint rows of the items not read yet (and their stories' heads)."""
+        missing = sorted({i for i in item_ids if i not in self._filed})
+        if not missing:
+            return
+        self._filed.update(dict.fromkeys(missing))
+        params = {"items": missing, "version": FINGERPRINT_VERSION}
+        for r in self.conn.execute(READ_FINGERPRINTS, params):
+            self._filed[r.item_id] = _row_filed(r, r.headline_item_id)
+            self._headlines[r.story_id] = r.headline_item_id
 
     def expire(self, before: datetime) -> int:
         """Forget items filed before ``before`` (keys, fingerprints, frequencies); how many."""
         self.lock()
+        self.flush()
         limit = key_time(before)
         removed = 0
         while True:
@@ -280,8 +339,14 @@ class SqlStoryIndex:
             for r in rows:
                 gone.update(r.terms.split())
             gone[DOCUMENTS] = len(rows)
-            self.conn.execute(delete(_fp).where(_fp.c.item_id.in_([r.item_id for r in rows])))
-            self._add_counts({t: -n for t, n in gone.items()})
+            ids = [r.item_id for r in rows]
+            self.conn.execute(delete(_fp).where(_fp.c.item_id.in_(ids)))
+            deltas = {t: -n for t, n in gone.items()}
+            self._write_counts(deltas)
+            for term, n in deltas.items():
+                if term in self._df:
+                    self._df[term] += n
+            self._filed.update(dict.fromkeys(ids))
             removed += len(rows)
         self.conn.execute(delete(_key).where(_key.c.at < limit))
         return removed
@@ -302,102 +367,62 @@ def _row_filed(row: Any, headline_id: int | None) -> _Filed:
 
 
 @dataclass(frozen=True, slots=True)
-class _Statements:
-    """Fixed statements taking a list as one parameter (a PostgreSQL array, SQLite JSON).
-
-    One statement text whatever the list's length: compiled and planned once, one round
-    trip for the ~40 keys and ~120 terms of an item.
-    """
-
-    array: Callable[[Sequence[Any]], Any]
-    counts: TextClause
-    add_counts: TextClause
-    drop_zero_counts: TextClause
-    file_keys: TextClause
-
-
-_POSTGRESQL = _Statements(
-    array=list,
-    counts=text("SELECT term, count FROM story_term WHERE term = ANY(CAST(:terms AS text[]))"),
-    add_counts=text(
-        "INSERT INTO story_term (term, count) "
-        "SELECT t, n FROM unnest(CAST(:terms AS text[]), CAST(:deltas AS integer[])) AS d(t, n) "
-        "ORDER BY t ON CONFLICT (term) DO UPDATE SET count = story_term.count + excluded.count"
-    ),
-    drop_zero_counts=text(
-        "DELETE FROM story_term WHERE term = ANY(CAST(:terms AS text[])) AND count <= 0"
-    ),
-    file_keys=text(
-        "INSERT INTO story_key (key, at, item_id, story_id) "
-        "SELECT k, CAST(:at AS bigint), :item_id, :story_id FROM unnest(CAST(:keys AS text[])) AS k"
-    ),
-)
-
-_SQLITE = _Statements(
-    array=lambda values: json.dumps(list(values), ensure_ascii=False),
-    counts=text(
-        "SELECT term, count FROM story_term WHERE term IN (SELECT value FROM json_each(:terms))"
-    ),
-    add_counts=text(
-        "INSERT INTO story_term (term, count) "
-        "SELECT t.value, d.value FROM json_each(:terms) AS t JOIN json_each(:deltas) AS d "
-        "ON d.key = t.key WHERE true "  # WHERE: SQLite's upsert-after-select parsing rule
-        "ON CONFLICT (term) DO UPDATE SET count = count + excluded.count"
-    ),
-    drop_zero_counts=text(
-        "DELETE FROM story_term WHERE term IN (SELECT value FROM json_each(:terms)) AND count <= 0"
-    ),
-    file_keys=text(
-        'INSERT INTO story_key ("key", at, item_id, story_id) '
-        "SELECT value, :at, :item_id, :story_id FROM json_each(:keys)"
-    ),
-)
-
-
-def _statements(conn: Connection) -> _Statements:
-    return _POSTGRESQL if conn.dialect.name == "postgresql" else _SQLITE
-
-
-_RANKING_PG = text(
-    """
-    SELECT p.item_id, SUM(k.w) AS evidence
-    FROM unnest(CAST(:keys AS text[]), CAST(:weights AS float8[])) AS k(key, w)
-    CROSS JOIN LATERAL (
-        SELECT s.item_id FROM story_key AS s
-        WHERE s.key = k.key AND s.at >= :since
-        ORDER BY s.at DESC, s.item_id DESC
-        LIMIT :per_key
-    ) AS p
-    GROUP BY p.item_id
-    ORDER BY evidence DESC, p.item_id DESC
-    LIMIT :limit
-    """
-)
-
-
-@lru_cache(maxsize=64)
-def _ranking_sql(keys: int) -> TextClause:
-    """The ranking statement for SQLite (no LATERAL): one limited index range per key."""
-    # built from integers only: no input reaches the SQL text
-    arms = " UNION ALL ".join(
-        f"SELECT item_id, w FROM (SELECT item_id, CAST(:w{i} AS REAL) AS w FROM story_key "  # noqa: S608
-        f'WHERE "key" = :k{i} AND at >= :since ORDER BY at DESC, item_id DESC '
-        f"LIMIT :per_key) AS p{i}"
-        for i in range(keys)
-    )
-    return text(
-        f"SELECT item_id, SUM(w) AS evidence FROM ({arms}) AS hits "  # noqa: S608
-        "GROUP BY item_id ORDER BY evidence DESC, item_id DESC LIMIT :limit"
-    )
-
-
-@dataclass(frozen=True, slots=True)
 class StoryAssignment:
     """Where an item went: its story, whether it started it, and the decision that said so."""
 
     story_id: int
     is_new: bool
     decision: ClusterDecision  # as `decide` returned it (story_id None for a new story)
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """A stored item to put in a story; without a fingerprint it is not clustered."""
+
+    item_id: int
+    entry: Entry
+    fingerprint: Fingerprint | None
+
+
+UNCLUSTERED = ClusterDecision(None, "none", 0.0)
+
+
+def assign_stories(
+    conn: Connection,
+    items: Sequence[NewItem],
+    now: datetime,
+    settings: ClusterSettings = DEFAULT_SETTINGS,
+) -> list[StoryAssignment]:
+    """Put newly stored items, in order, in stories of the window, or start stories with them.
+
+    Runs inside the caller's write transaction, after the item rows are inserted; each
+    item sees the items before it. An item without a fingerprint starts a story of its
+    own, unclustered (no link, not in the index). An item already assigned keeps its
+    story (the recorded link is returned).
+    """
+    clustered = [item.item_id for item in items if item.fingerprint is not None]
+    done = _recorded(conn, clustered)
+    index = SqlStoryIndex(conn, settings)
+    if len(done) < len(set(clustered)):
+        index.lock()
+    links: list[dict[str, Any]] = []
+    joins: list[dict[str, Any]] = []
+    out = []
+    for item in items:
+        if item.fingerprint is None:
+            story_id = start_story(conn, item.item_id, item.entry, now)
+            out.append(StoryAssignment(story_id, True, UNCLUSTERED))
+            continue
+        if item.item_id not in done:
+            done[item.item_id] = _assign_story(index, item, item.fingerprint, now, links, joins)
+        out.append(done[item.item_id])
+    index.flush()
+    if links:
+        conn.execute(_link.insert(), links)
+    if joins:
+        conn.execute(JOIN_STORY, joins)
+        conn.execute(SET_ITEM_STORY, joins)
+    return out
 
 
 def assign_story(
@@ -409,54 +434,50 @@ def assign_story(
     now: datetime,
     settings: ClusterSettings = DEFAULT_SETTINGS,
 ) -> StoryAssignment:
-    """Put a newly stored item in a story of the window, or start one with it as headline.
+    """Put one newly stored item in a story (`assign_stories` of one item)."""
+    return assign_stories(conn, [NewItem(item_id, entry, fingerprint)], now, settings)[0]
 
-    Runs inside the caller's write transaction, after the item row is inserted. An item
-    already assigned keeps its story (the recorded link is returned).
-    """
-    known = conn.execute(
-        select(_link.c.story_id, _link.c.signal, _link.c.score).where(_link.c.item_id == item_id)
-    ).first()
-    if known is not None:
-        is_new = known.signal == "none"
-        decision = ClusterDecision(None if is_new else known.story_id, known.signal, known.score)
-        return StoryAssignment(known.story_id, is_new, decision)
-    index = SqlStoryIndex(conn, settings)
-    index.lock()
-    decision = decide(fingerprint, index.candidates(fingerprint, now), index, settings)
+
+def _assign_story(
+    index: SqlStoryIndex,
+    item: NewItem,
+    fp: Fingerprint,
+    now: datetime,
+    links: list[dict[str, Any]],
+    joins: list[dict[str, Any]],
+) -> StoryAssignment:
+    """Decide one item's story and file it; its link and join rows are left to the caller."""
+    conn, settings = index.conn, index.settings
+    decision = decide(fp, index.candidates(fp, now), index, settings)
     if decision.story_id is None:
-        story_id = start_story(conn, item_id, entry, now)
+        story_id = start_story(conn, item.item_id, item.entry, now)
+        headline_id: int | None = item.item_id
     else:
         story_id = decision.story_id
-        _join_story(conn, story_id, item_id, now)
-    conn.execute(
-        _link.insert(),
+        headline_id = index.headline_of(story_id)
+        joins.append({"story": story_id, "item": item.item_id, "now": now})
+    links.append(
         {
-            "item_id": item_id,
+            "item_id": item.item_id,
             "story_id": story_id,
             "signal": decision.signal,
             "score": decision.score,
             "linked_at": now,
-        },
+        }
     )
-    index.add(story_id, fingerprint, now, item_id=item_id)
+    index.add(story_id, fp, now, item_id=item.item_id, headline_id=headline_id)
     return StoryAssignment(story_id, decision.story_id is None, decision)
 
 
-def _join_story(conn: Connection, story_id: int, item_id: int, now: datetime) -> None:
-    conn.execute(_JOIN_STORY, {"story": story_id, "now": now})
-    conn.execute(update(_item).where(_item.c.id == item_id).values(story_id=story_id))
-
-
-_SEEN = _story.c.last_seen_at
-_NOW = bindparam("now", type_=_SEEN.type)
-_JOIN_STORY = (
-    update(_story)
-    .where(_story.c.id == bindparam("story"))
-    .values(
-        item_count=_story.c.item_count + 1, last_seen_at=case((_SEEN < _NOW, _NOW), else_=_SEEN)
-    )
-)
+def _recorded(conn: Connection, item_ids: Sequence[int]) -> dict[int, StoryAssignment]:
+    """The assignments already recorded for these items (their links)."""
+    out: dict[int, StoryAssignment] = {}
+    for part in chunks(sorted(set(item_ids))):
+        for r in conn.execute(READ_LINKS, {"items": list(part)}):
+            is_new = r.signal == "none"
+            decision = ClusterDecision(None if is_new else r.story_id, r.signal, r.score)
+            out[r.item_id] = StoryAssignment(r.story_id, is_new, decision)
+    return out
 
 
 def expire_stories(conn: Connection, before: datetime) -> int:
