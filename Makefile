@@ -27,7 +27,7 @@ test: $(STAMP) services
 
 # Long reliability runs (not in CI): leak soak, many kills.
 soak: $(STAMP) services
-	$(BIN)/python -m pytest -m soak -s -p no:cacheprovider tests/soak
+	$(BIN)/python -m pytest -m soak -s -p no:cacheprovider tests
 
 # Every benchmark and evaluation; writes docs/benchmarks.md. bench-quick: the ~3 minute tier.
 bench: $(STAMP) services

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select, update
 
 from monitor.core.models import Feed, FeedState, Validators
 from monitor.store.health_tables import FeedCadenceRow
+from monitor.store.items import upsert_insert
 from monitor.store.tables import FeedRow
 
 _feed = FeedRow.__table__  # type: ignore[attr-defined]
@@ -26,17 +27,19 @@ def sync_feeds(conn: Connection, feeds: Sequence[Feed], now: datetime) -> dict[s
 
     A new feed is due at once. Returns url -> feed id for every configured feed.
     """
-    rows = {r.url: r for r in conn.execute(select(_feed.c.id, _feed.c.url, _feed.c.active))}
+    q = select(_feed.c.id, _feed.c.url, _feed.c.name, _feed.c.active)
+    rows = {r.url: r for r in conn.execute(q)}
     wanted = {f.url: f for f in feeds}
     new = [
         {"url": f.url, "name": f.name, "active": True, "next_poll_at": now}
         for url, f in wanted.items()
         if url not in rows
     ]
-    if new:
-        conn.execute(_feed.insert(), new)
+    if new:  # another instance starting at the same moment may insert them first
+        conn.execute(upsert_insert(conn, _feed).on_conflict_do_nothing(index_elements=["url"]), new)
     for url, f in wanted.items():
-        if url in rows:
+        row = rows.get(url)
+        if row is not None and (not row.active or row.name != f.name):
             conn.execute(update(_feed).where(_feed.c.url == url).values(active=True, name=f.name))
     gone = [url for url, r in rows.items() if url not in wanted and r.active]
     if gone:

@@ -19,7 +19,7 @@ from monitor.errors import SchemaError
 from monitor.store.database import Database
 
 _SCRIPTS = Path(__file__).with_name("migrations")
-_PG_LOCK_ID = 0x6D6F6E69  # advisory lock held while migrating ("moni")
+_PG_LOCK_ID = 0x6D6F6E6D  # advisory lock held while migrating ("monm"; keys differ per use)
 
 
 def _alembic_config(conn: Connection) -> Config:

@@ -11,278 +11,42 @@ with what it should have received (every story x subscribed chat):
 30 s (TimeoutStopSec), SQLite ``integrity_check`` ok. Figures are printed
 (``pytest -s -m slow tests/service/test_daemon_crash.py``). tests/soak runs it with 200 kills.
 
-Also home of the live-feed helpers the other process-level tests share: ``NewsDesk``
-(feeds that gain distinct items while a test runs, and who should be alerted of what),
-``tally`` / ``count_deliveries`` (lost, duplicated, stray, counted at the emulator),
-``Publisher`` (news arriving in the background) and the daemon settings helpers.
+The live-feed helpers (``NewsDesk``, ``Publisher``, ``tally``, ``count_deliveries``, the
+daemon settings and the ``tg`` fixture) live in tests/support/news_desk.py; they are
+imported here under their old names, which other tests still import from this module.
 """
 
 from __future__ import annotations
 
 import bisect
-import itertools
 import random
-import re
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
 
-from tests.support.configs import rss, write_config
+from tests.support.configs import write_config
 from tests.support.daemon_runner import DaemonProcess, daemons, percentile, wait_until
-from tests.support.feed_server import FeedServer, Request, Response
-from tests.support.telegram_emulator import TELEGRAM_LIMITS, TelegramEmulator
-
-# -- live feeds ---------------------------------------------------------------------
-
-_CONSONANTS = "bcdfghklmnprstvz"
-_VOWELS = "aeiou"
-
-
-def invented_word(rng: random.Random, syllables: int = 3) -> str:
-    """A pronounceable word that no dictionary (and no other item) is likely to share."""
-    return "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(syllables))
-
-
-STORY_TAG = re.compile(r"\(story (\d+)\)")
-
-
-@dataclass(frozen=True)
-class NewsItem:
-    serial: int
-    feed: str
-    terms: tuple[str, ...]  # watchlist terms it mentions
-    title: str
-    body: str
-
-
-class NewsDesk:
-    """Feeds on ``server`` that gain distinct items; ``expected`` = who should hear of what.
-
-    ``watchlists`` maps a watchlist name to the one term that matches it; ``recipients``
-    maps a chat id to the watchlist names it receives. Every item's title ends with
-    ``(story N)``; ``tally`` reads those tags from the messages the emulator received.
-    """
-
-    def __init__(
-        self,
-        server: FeedServer,
-        feeds: Sequence[str],
-        *,
-        watchlists: Mapping[str, str],
-        recipients: Mapping[int, Sequence[str]],
-        weights: Mapping[str, float] | None = None,
-        seed: int = 5,
-        window: int | None = None,
-    ) -> None:
-        self.server = server
-        self.watchlists = dict(watchlists)
-        self.weights = [float((weights or {}).get(w, 1.0)) for w in self.watchlists]
-        self.recipients = {chat: tuple(names) for chat, names in recipients.items()}
-        self.rng = random.Random(seed)
-        self.window = window  # newest items kept in a document (None: all)
-        self._items: dict[str, list[NewsItem]] = {name: [] for name in feeds}
-        self._serial = itertools.count(1)
-        self._lock = threading.Lock()
-        self.published: list[NewsItem] = []  # after the baseline: should alert
-        self.baseline: list[NewsItem] = []
-        for name in feeds:
-            server.route(self.path(name), self._serve(name))
-
-    @staticmethod
-    def path(feed: str) -> str:
-        return f"/news/{feed}.xml"
-
-    def url(self, feed: str) -> str:
-        return self.server.url(self.path(feed))
-
-    def feeds_config(self, **fields: Any) -> list[dict[str, Any]]:
-        """feeds.yaml entries for every feed (``fields`` added to each)."""
-        return [{"url": self.url(f), "name": f, **fields} for f in self._items]
-
-    def _serve(self, feed: str) -> Callable[[Request], Response]:
-        def answer(_request: Request) -> Response:
-            with self._lock:
-                items = list(self._items[feed])
-            if self.window is not None:
-                items = items[-self.window :]
-            entries = [
-                {
-                    "title": i.title,
-                    "link": f"http://example.test/{feed}/{i.serial}",
-                    "guid": f"{feed}-{i.serial}",
-                    "description": i.body,
-                }
-                for i in reversed(items)
-            ]
-            return Response(rss(entries, title=f"Desk {feed}"))
-
-        return answer
-
-    def add(
-        self,
-        feed: str | None = None,
-        *,
-        baseline: bool = False,
-        watchlists: Sequence[str] | None = None,
-    ) -> NewsItem:
-        """Publish one item (on a random feed by default) mentioning watchlist terms.
-
-        The terms of ``watchlists``; by default one watchlist drawn by ``weights``, and
-        a quarter of the time a second one.
-        """
-        with self._lock:
-            name = feed or self.rng.choice(list(self._items))
-            serial = next(self._serial)
-            names = list(self.watchlists)
-            chosen = list(watchlists or self.rng.choices(names, self.weights))
-            others = [n for n in names if n not in chosen]
-            if watchlists is None and others and self.rng.random() < 0.25:
-                chosen += self.rng.choices(others, [self.weights[names.index(n)] for n in others])
-            terms = tuple(self.watchlists[w] for w in chosen)
-            words = [invented_word(self.rng).capitalize() for _ in range(5)]
-            title = f"{' '.join(words[:2])} {terms[0]} {' '.join(words[2:])} (story {serial})"
-            body = " ".join(
-                [*(invented_word(self.rng) for _ in range(18)), *terms, invented_word(self.rng)]
-            )
-            news = NewsItem(serial, name, terms, title, f"{body}.")
-            self._items[name].append(news)
-            (self.baseline if baseline else self.published).append(news)
-            return news
-
-    def publish(self, n: int) -> list[NewsItem]:
-        return [self.add() for _ in range(n)]
-
-    def watchlists_of(self, news: NewsItem) -> set[str]:
-        return {w for w, term in self.watchlists.items() if term in news.terms}
-
-    def expected(self) -> set[tuple[int, int]]:
-        """(chat id, story serial) for every published item and every chat subscribed to it."""
-        with self._lock:
-            published = list(self.published)
-        return {
-            (chat, news.serial)
-            for news in published
-            for chat, names in self.recipients.items()
-            if self.watchlists_of(news) & set(names)
-        }
-
-
-def tally(messages: Sequence[Any]) -> dict[tuple[int, int], int]:
-    """How often each (chat id, story serial) arrived, from the emulator's messages."""
-    found: dict[tuple[int, int], int] = {}
-    for message in messages:
-        for serial in {int(s) for s in STORY_TAG.findall(message.text)}:
-            key = (int(message.chat_id), serial)
-            found[key] = found.get(key, 0) + 1
-    return found
-
-
-@dataclass(frozen=True)
-class DeliveryCount:
-    """Delivered vs expected, counted at the emulator."""
-
-    expected: int
-    received: int  # distinct (chat, story) pairs that arrived
-    lost: int
-    duplicates: int  # extra copies beyond the first
-    stray: int  # pairs that arrived but should not have (baseline, unsubscribed)
-
-    def __str__(self) -> str:
-        return (
-            f"expected {self.expected}, received {self.received}, lost {self.lost}, "
-            f"duplicates {self.duplicates}, stray {self.stray}"
-        )
-
-
-def count_deliveries(
-    expected: set[tuple[int, int]], received: Mapping[tuple[int, int], int]
-) -> DeliveryCount:
-    return DeliveryCount(
-        expected=len(expected),
-        received=sum(1 for key in received if key in expected),
-        lost=sum(1 for key in expected if received.get(key, 0) == 0),
-        duplicates=sum(n - 1 for n in received.values() if n > 1),
-        stray=sum(1 for key in received if key not in expected),
-    )
-
-
-# -- configuration helpers ----------------------------------------------------------
-
-TOKEN_ENV = "MONITOR_TEST_TG_TOKEN"
-
-
-def fast_settings(telegram_base_url: str | None = None, **sections: Any) -> dict[str, Any]:
-    """monitor.yaml settings for a daemon under test: second-scale intervals and leases.
-
-    With ``telegram_base_url`` the Telegram channel points at the emulator (its token in
-    ``$MONITOR_TEST_TG_TOKEN``) and the console channel is off. ``sections`` are merged.
-    """
-    settings: dict[str, Any] = {
-        "fetch": {"min_interval": 1, "max_interval": 2, "default_interval": 1},
-        "delivery": {"lease": 3, "retry_base_s": 0.5, "max_backoff": 5},
-    }
-    if telegram_base_url is not None:
-        settings["channels"] = {
-            "console": {"enabled": False},
-            "telegram": {"token_env": TOKEN_ENV, "api_base_url": telegram_base_url},
-        }
-    for key, value in sections.items():
-        if isinstance(value, dict) and isinstance(settings.get(key), dict):
-            settings[key] = {**settings[key], **value}
-        else:
-            settings[key] = value
-    return settings
-
-
-def telegram_recipients(chats: Mapping[int, Sequence[str] | None]) -> list[dict[str, Any]]:
-    """recipients: entries for Telegram chats (negative ids are groups) and their watchlists."""
-    found = []
-    for chat, names in chats.items():
-        entry: dict[str, Any] = {
-            "name": f"chat{chat}".replace("-", "g"),
-            "channel": "telegram",
-            "chat_id": chat,
-        }
-        if names is not None:
-            entry["watchlists"] = list(names)
-        found.append(entry)
-    return found
-
-
-class Publisher:
-    """A background thread publishing an item every ``mean_s`` seconds on average."""
-
-    def __init__(self, desk: NewsDesk, mean_s: float, seed: int = 11) -> None:
-        self.desk = desk
-        self.mean_s = mean_s
-        self.rng = random.Random(seed)
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.stopped.wait(self.rng.expovariate(1 / self.mean_s)):
-            self.desk.add()
-
-    def __enter__(self) -> Publisher:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stopped.set()
-        self.thread.join(5.0)
-
+from tests.support.feed_server import FeedServer, Response
+from tests.support.news_desk import (
+    TOKEN_ENV,
+    WATCHLISTS,
+    WEIGHTS,
+    DeliveryCount,
+    NewsDesk,
+    Publisher,
+    count_deliveries,
+    fast_settings,
+    leases_of,
+    tally,
+    telegram_recipients,
+)
+from tests.support.news_desk import tg as tg
+from tests.support.telegram_emulator import TelegramEmulator
 
 FEEDS = ("north", "south", "east", "west")
-WATCHLISTS = {"Starlink": "Starlink", "Kiriyenko": "Kiriyenko", "Rosatom": "Rosatom"}
-WEIGHTS = {"Starlink": 0.4, "Kiriyenko": 0.4, "Rosatom": 0.2}
 CHATS: dict[int, tuple[str, ...]] = {
     101: ("Starlink", "Kiriyenko"),
     102: ("Starlink",),
@@ -294,29 +58,8 @@ KILLS = TERMS = 20
 STOP_TIMEOUT_S = 30.0  # TimeoutStopSec in the test; deploy/monitor.service has 45 s
 
 
-@pytest.fixture
-def tg() -> Iterator[TelegramEmulator]:
-    with TelegramEmulator() as emulator:
-        emulator.enforce_limits(TELEGRAM_LIMITS)
-        yield emulator
-
-
 def watchlists_config() -> list[dict[str, object]]:
     return [{"name": name, "terms": [term]} for name, term in WATCHLISTS.items()]
-
-
-def leases_of(url: str, pid: int) -> int:
-    """How many feeds a killed daemon still held (the next start releases them: the
-    owner string ``host:pid:random`` names a process that is gone)."""
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            held = conn.execute(
-                text("SELECT count(*) FROM feed WHERE lease_owner LIKE :o"), {"o": f"%:{pid}:%"}
-            )
-            return int(held.scalar_one())
-    finally:
-        engine.dispose()
 
 
 @dataclass
