@@ -233,11 +233,12 @@ class Runtime:
             self.poller.replace_feeds(config.feeds)
         rebuilt = diff.channels_changed or old.monitor.bot.enabled != config.monitor.bot.enabled
         running = self.bot_running
-        if diff.channels_changed:
-            # Build first: a channel that cannot be built (a missing secret) raises
-            # before anything changed, and the running configuration stays.
-            new_channels = build_channels(config, clock=self.clock)
+        # Build first: a channel that cannot be built (a missing secret) raises before
+        # anything changed, and the running configuration stays.
+        new_channels = build_channels(config, clock=self.clock) if diff.channels_changed else None
+        if rebuilt:
             await self.stop_bot()  # it polls through the old Telegram channel
+        if new_channels is not None:
             old_channels = dict(self.channels)
             self.channels.clear()
             self.channels.update(new_channels)
@@ -245,7 +246,6 @@ class Runtime:
                 await channel.aclose()
         self.config = config
         if rebuilt:
-            await self.stop_bot()
             self.bot, self.directory = None, None
             await self._build_bot()
             if running:

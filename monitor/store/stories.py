@@ -87,8 +87,6 @@ _link: Table = StoryLinkRow.__table__  # type: ignore[attr-defined]
 _story: Table = StoryRow.__table__  # type: ignore[attr-defined]
 _item: Table = ItemRow.__table__  # type: ignore[attr-defined]
 
-_RANKING_PG = RANKING_PG  # the names the tests read the query plans of
-_ranking_sql = ranking_sql
 _EXPIRE_BATCH = 500
 _LIST_CHUNK = 5000  # terms per statement (SQLite's JSON text has no parameter limit)
 
@@ -206,7 +204,7 @@ class SqlStoryIndex:
             {"keys": sql.array(list(keys)), "at": when, "item_id": item_id, "story_id": story_id},
         )
         if headline_id is None:
-            headline_id = self._headline_of(story_id)
+            headline_id = self.headline_of(story_id)
         self._headlines[story_id] = headline_id
         self._filed[item_id] = _Filed(story_id, when, fp, headline_id)
         self._new_rows.append(
@@ -241,9 +239,6 @@ class SqlStoryIndex:
 
     def headline_of(self, story_id: int) -> int | None:
         """The first item of a story (known from the rows read, else read)."""
-        return self._headline_of(story_id)
-
-    def _headline_of(self, story_id: int) -> int | None:
         if story_id not in self._headlines:
             found = self.conn.execute(HEADLINE, {"story": story_id}).scalar_one_or_none()
             self._headlines[story_id] = found
@@ -300,12 +295,11 @@ class SqlStoryIndex:
         """Fingerprints of these items and of their stories' first items, by item id."""
         self._read_rows(item_ids)
         out = {i: f for i in item_ids if (f := self._filed[i]) is not None}
-        self._read_rows([f.headline_id for f in out.values() if f.headline_id is not None])
-        for f in list(out.values()):
-            if f.headline_id is not None and f.headline_id not in out:
-                headline = self._filed[f.headline_id]
-                if headline is not None:
-                    out[f.headline_id] = headline
+        heads = [f.headline_id for f in out.values() if f.headline_id is not None]
+        self._read_rows(heads)
+        for head in heads:
+            if head not in out and (found := self._filed[head]) is not None:
+                out[head] = found
         return out
 
     def _read_rows(self, item_ids: Sequence[int]) -> None:

@@ -31,16 +31,15 @@ from monitor.store import migrate
 from monitor.store.database import Database
 from monitor.store.migrate import upgrade
 from monitor.store.stories import (
-    _RANKING_PG,
     DOCUMENTS,
     SqlStoryIndex,
     StoryAssignment,
-    _ranking_sql,
     assign_story,
     expire_stories,
     key_time,
     story_links,
 )
+from monitor.store.story_sql import RANKING_PG, ranking_sql
 from monitor.store.story_tables import StoryFingerprintRow, StoryKeyRow, StoryTermRow
 from monitor.store.tables import ItemRow, StoryRow
 
@@ -398,11 +397,11 @@ def ranking_plan(conn: Connection, keys: list[str]) -> str:
     if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE story_key"))
         params |= {"keys": keys, "weights": [1.0] * len(keys)}
-        sql = "EXPLAIN " + str(_RANKING_PG)
+        sql = "EXPLAIN " + str(RANKING_PG)
     else:
         params |= {f"k{i}": k for i, k in enumerate(keys)}
         params |= {f"w{i}": 1.0 for i in range(len(keys))}
-        sql = "EXPLAIN QUERY PLAN " + str(_ranking_sql(len(keys)))
+        sql = "EXPLAIN QUERY PLAN " + str(ranking_sql(len(keys)))
     return "\n".join(" ".join(map(str, row)) for row in conn.execute(text(sql), params))
 
 
