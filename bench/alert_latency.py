@@ -42,6 +42,7 @@ from bench.poll_cycle import (
     appeared_count,
     baselines,
     cached_window,
+    feed_entries,
     feed_kind,
     feed_urls,
     marker,
@@ -96,9 +97,7 @@ async def measure(args: argparse.Namespace) -> None:
         interval = int(args.interval)
         config = write_config(
             workdir,
-            feeds=[
-                {"url": u, "name": f"feed{n}", "full_text": "never"} for n, u in enumerate(urls)
-            ],
+            feeds=feed_entries(urls),
             watchlists=[
                 *watchlist_config(1000),
                 *({"name": f"latency{j}", "terms": [t]} for j, t in enumerate(TERMS)),

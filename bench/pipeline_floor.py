@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
-import hashlib
 import io
 import json
 import multiprocessing.connection
@@ -66,6 +65,7 @@ from bench.common import (
     profile_pass,
     stopwatch,
 )
+from bench.poll_cycle import etag_of
 from monitor.clock import SystemClock
 from monitor.core.models import Document, Entry, Feed
 from monitor.errors import ParseError
@@ -92,22 +92,17 @@ def serve(conn: multiprocessing.connection.Connection, params: Mapping[str, Any]
     with FeedServer() as server:
         for name, path, ctype, rounds in params["feeds"]:
             body = Path(path).read_bytes()
-            etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+            etag = etag_of(body)
             first = Response(body, content_type=ctype, etag=etag, last_modified=_LAST_MODIFIED)
             again = Response(body, content_type=ctype)  # no validators: 200, same body
             for r in rounds:
                 server.route(f"/r{r}/{name}", sequence(first, first, again))
         for name, paths in params["tempo"].items():
             snapshots = [Path(p).read_bytes() for p in paths]
-            server.route(
-                f"/tempo/{name}",
-                sequence(
-                    *(
-                        Response(b, content_type="application/rss+xml", etag=_etag(b))
-                        for b in snapshots
-                    )
-                ),
-            )
+            replies = [
+                Response(b, content_type="application/rss+xml", etag=etag_of(b)) for b in snapshots
+            ]
+            server.route(f"/tempo/{name}", sequence(*replies))
         for number, path in enumerate(params["articles"]):
             page = gzip.decompress(Path(path).read_bytes())
             server.route(f"/article/{number}", Response(page, content_type="text/html"))
@@ -117,10 +112,6 @@ def serve(conn: multiprocessing.connection.Connection, params: Mapping[str, Any]
 
 
 _LAST_MODIFIED = "Tue, 17 Feb 2026 08:00:00 GMT"
-
-
-def _etag(body: bytes) -> str:
-    return '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
 
 
 # --- what is measured ---------------------------------------------------------------------
@@ -329,6 +320,11 @@ STEPS = {
 }
 
 
+def _how(args: argparse.Namespace, data: str) -> str:
+    """The command that reproduces a figure measured on ``data`` (its argument)."""
+    return f"{HOW} {data}" + (" --quick" if args.quick else "")
+
+
 def report_all_new(
     sides: Sides, feeds: list[CorpusFeed], rounds: int, args: argparse.Namespace
 ) -> list[Figure]:
@@ -340,7 +336,7 @@ def report_all_new(
         SECTION,
         f"{len(feeds)} real-world feeds ({size:.1f} MiB, "
         f"{sum(f.entries for f in feeds):,} entries) x {rounds} rounds, SQLite",
-        f"{HOW} {args.path}" + (" --quick" if args.quick else ""),
+        _how(args, str(args.path)),
     )
     per_new = s["new"] / max(1, n["new"])
     per_parsed = fp / max(1, fp_items)
@@ -423,7 +419,7 @@ async def report_tempo(
     out = Reporter(
         SECTION,
         f"{len(bodies)} Tempo.co feeds, {polls} daily snapshots after the baseline",
-        f"{HOW} --tempo {args.tempo}" + (" --quick" if args.quick else ""),
+        _how(args, f"--tempo {args.tempo}"),
     )
     out.figure(
         "pipeline.tempo_ratio", "Tempo replay: poll / default parse of the same snapshot",
@@ -459,7 +455,7 @@ async def report_articles(
     out = Reporter(
         SECTION,
         f"{len(pages)} pages of article_extraction_benchmark served locally",
-        f"{HOW} --articles {args.articles}" + (" --quick" if args.quick else ""),
+        _how(args, f"--articles {args.articles}"),
     )
     out.figure(
         "pipeline.article_ms", "Article text per article (fetch + extract), median",

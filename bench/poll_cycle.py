@@ -302,6 +302,11 @@ def feed_urls(ports: Sequence[int], feeds: int, hosts: int) -> list[str]:
     return [f"http://{host(f, hosts)}:{ports[f % hosts]}/feed/{f}" for f in range(feeds)]
 
 
+def feed_entries(urls: Sequence[str]) -> list[dict[str, Any]]:
+    """The configuration's feeds: one per URL, named by its number, article text off."""
+    return [{"url": u, "name": f"feed{n}", "full_text": "never"} for n, u in enumerate(urls)]
+
+
 async def baselines(rt: Runtime, spread_s: float) -> PollSummary:
     """Every feed past its first poll. The feeds with new items take it through the
     pipeline (their items stored and clustered); then the 90 % that never change get, in
@@ -349,9 +354,7 @@ async def measure(args: argparse.Namespace) -> None:
         with stopwatch() as t:
             config = write_config(
                 workdir,
-                feeds=[
-                    {"url": u, "name": f"feed{n}", "full_text": "never"} for n, u in enumerate(urls)
-                ],
+                feeds=feed_entries(urls),
                 watchlists=watchlist_config(1000),
                 database_url=f"sqlite:///{database}",
                 monitor={"fetch": {"allow_private_networks": True}},

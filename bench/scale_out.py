@@ -48,8 +48,15 @@ import httpx
 import psycopg
 
 from bench.bench_cluster_db import pg_url
-from bench.common import ChildServers, Reporter, stopwatch
-from bench.poll_cycle import baselines, feed_kind, feed_urls, serve, watchlist_config
+from bench.common import ChildServers, Reporter, cpu_seconds, stopwatch
+from bench.poll_cycle import (
+    baselines,
+    feed_entries,
+    feed_kind,
+    feed_urls,
+    serve,
+    watchlist_config,
+)
 from monitor.logs import setup_logging
 from monitor.service.daemon import Daemon
 from monitor.service.runtime import Runtime
@@ -72,12 +79,6 @@ RELEASE = "UPDATE feed SET next_poll_at = now() + random() * make_interval(secs 
 Procs = list[subprocess.Popen[bytes]]
 
 
-def proc_cpu(pid: int | str, children: bool = False) -> float:
-    """utime + stime (+ cutime + cstime: its ended children) of a process, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in fields[11 : 15 if children else 13]) / CLK
-
-
 def machine_cpu() -> float:
     """Busy CPU seconds of all cores since boot (/proc/stat; idle and iowait left out)."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
@@ -97,7 +98,7 @@ def postgres_cpu(database: str | None) -> dict[int, float]:
                 if database and session and database not in session.groups():
                     continue
                 postmaster = database is None and not title.startswith("postgres:")
-                found[int(entry.name)] = proc_cpu(entry.name, children=postmaster)
+                found[int(entry.name)] = cpu_seconds(entry.name, children=postmaster)
         except OSError:  # the process ended meanwhile
             continue
     return found
@@ -160,8 +161,7 @@ def reset_database(admin: str, name: str, template: str = "", create: bool = Tru
 
 
 def fleet_config(workdir: Path, args: argparse.Namespace, ports: list[int], url: str) -> Any:
-    urls = feed_urls(ports, args.feeds, args.hosts)
-    feeds = [{"url": u, "name": f"feed{i}", "full_text": "never"} for i, u in enumerate(urls)]
+    feeds = feed_entries(feed_urls(ports, args.feeds, args.hosts))
     fetch = {"min_interval": 1, "default_interval": 1, "max_interval": 1, "deadline_s": 30}
     return write_config(workdir, feeds=feeds, watchlists=args.terms, database_url=url,
                         monitor={"fetch": fetch})  # fmt: skip
@@ -301,16 +301,16 @@ def measure(result: Result, args: argparse.Namespace, procs: Procs,
     ):
         items0 = own.execute("SELECT count(*) FROM item").fetchone()
         counters0 = admin.execute(COUNTERS, (DATABASE,)).fetchone()
-        mon0, all0, srv0 = [proc_cpu(p) for p in pids], postgres_cpu(None), proc_cpu(server)
+        mon0, all0, srv0 = [cpu_seconds(p) for p in pids], postgres_cpu(None), cpu_seconds(server)
         result.pg_seen = {pid: [cpu, cpu] for pid, cpu in postgres_cpu(DATABASE).items()}
         busy0, result.t0, began = machine_cpu(), time.time(), time.monotonic()
         while (left := began + args.window - time.monotonic()) > 0:
             time.sleep(min(1.0, left))
             sample(result, admin.execute(SESSIONS, (DATABASE,)).fetchall())
         result.seconds, result.t1 = time.monotonic() - began, time.time()
-        result.monitor = [proc_cpu(p) - c for p, c in zip(pids, mon0, strict=True)]
+        result.monitor = [cpu_seconds(p) - c for p, c in zip(pids, mon0, strict=True)]
         result.pg_all = sum(postgres_cpu(None).values()) - sum(all0.values())
-        result.server, result.busy = proc_cpu(server) - srv0, machine_cpu() - busy0
+        result.server, result.busy = cpu_seconds(server) - srv0, machine_cpu() - busy0
         items1 = own.execute("SELECT count(*) FROM item").fetchone()
         claimed = own.execute("SELECT count(*) FROM feed WHERE lease_until > now()").fetchone()
         counters1 = admin.execute(COUNTERS, (DATABASE,)).fetchone()
