@@ -58,41 +58,35 @@ def _title(chat: Chat) -> str:
     return chat.title or chat.username or str(chat.id)
 
 
+def _actor(chat: Chat, principal: int, name: str, *, speaks_for_chat: bool = False) -> Actor:
+    return Actor(chat.id, chat.type, _title(chat), chat.username, principal, name, speaks_for_chat)
+
+
 def actor_of(update: Update) -> Actor | None:
     """The actor of a message, channel post, button press or membership change."""
     query = update.callback_query
     if query is not None:
-        message = query.message
-        if message is None or query.from_user is None:
+        if query.message is None or query.from_user is None:
             return None
-        chat = message.chat
-        user = query.from_user
-        return Actor(chat.id, chat.type, _title(chat), chat.username, user.id, user.full_name)
+        return _actor(query.message.chat, query.from_user.id, query.from_user.full_name)
     message = update.message or update.channel_post
     member = update.my_chat_member
     if message is None and member is not None:
-        chat = member.chat
-        who = member.from_user
-        return Actor(chat.id, chat.type, _title(chat), chat.username, who.id, who.full_name)
+        return _actor(member.chat, member.from_user.id, member.from_user.full_name)
     if message is None:
         return None
-    chat = message.chat
     sender_chat = message.sender_chat
     if sender_chat is not None:
-        speaks = sender_chat.id == chat.id
-        return Actor(
-            chat.id,
-            chat.type,
-            _title(chat),
-            chat.username,
+        return _actor(
+            message.chat,
             sender_chat.id,
             _title(sender_chat),
-            speaks_for_chat=speaks,
+            speaks_for_chat=sender_chat.id == message.chat.id,
         )
     sender = message.from_user
     if sender is None:
         return None
-    return Actor(chat.id, chat.type, _title(chat), chat.username, sender.id, sender.full_name)
+    return _actor(message.chat, sender.id, sender.full_name)
 
 
 def access_state(

@@ -26,6 +26,7 @@ from monitor.bot.access import Actor
 from monitor.bot.buttons import APPROVE, DENY, Press
 from monitor.bot.chat_commands import refusal
 from monitor.bot.context import BotContext
+from monitor.bot.directory import chat_key
 from monitor.bot.quotas import over_quota
 from monitor.bot.replies import bold, link, text
 from monitor.core.plan import display_watchlist
@@ -117,7 +118,7 @@ async def _alert_button(ctx: BotContext, update_id: int, actor: Actor, found: Pr
 
 async def _belongs(ctx: BotContext, actor: Actor, recipient: str) -> bool:
     """Was the alert sent to this chat (also a configured @channel or a migrated group)?"""
-    if recipient in (ctx.recipient_key(actor), f"telegram:{actor.chat_id}"):
+    if recipient in (ctx.recipient_key(actor), chat_key(actor.chat_id)):
         return True
     moved = await ctx.db.read(state_store.address_overrides)
     return moved.get(recipient) == str(actor.chat_id)

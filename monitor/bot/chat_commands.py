@@ -187,11 +187,19 @@ async def _change_subscription(ctx: BotContext, req: Request, *, add: bool) -> R
         bot_store.subscribe(conn, actor.chat_id, name, now)
         return f"Subscribed: alerts of {name} come to this chat."
 
+    return await write_and_refresh(ctx, req, work)
+
+
+async def write_and_refresh(
+    ctx: BotContext, req: Request, work: Callable[[Connection], str]
+) -> Reply:
+    """``work`` in the update's transaction, then the directory reloaded (so the next
+    poll plans for the change); ``work``'s answer (lines) is the reply."""
     answer = await ctx.once(req.update_id, work)
     if answer is None:
         return None
     await ctx.directory.refresh()
-    return text(answer)
+    return text(*answer.split("\n"))
 
 
 async def mine(ctx: BotContext, req: Request, state: AccessState) -> Reply:
@@ -205,7 +213,7 @@ async def mine(ctx: BotContext, req: Request, state: AccessState) -> Reply:
     if done is None:
         return None
     chat, mutes = done
-    managed = next((r for r in ctx.config.recipients if r.key == ctx.configured_key(actor)), None)
+    managed = ctx.configured(actor)
     zone = chat_timezone(ctx, actor, chat)
     lines: list[str | list[Piece]] = [[bold("This chat")]]
     if managed is not None:
@@ -235,10 +243,9 @@ async def mine(ctx: BotContext, req: Request, state: AccessState) -> Reply:
 
 
 def chat_timezone(ctx: BotContext, actor: Actor, chat: bot_store.ChatSettings | None) -> str:
-    configured = ctx.configured_key(actor)
-    for recipient in ctx.config.recipients:
-        if recipient.key == configured:
-            return recipient.timezone
+    configured = ctx.configured(actor)
+    if configured is not None:
+        return configured.timezone
     return (chat.timezone if chat else None) or ctx.config.monitor.timezone
 
 

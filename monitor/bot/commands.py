@@ -106,9 +106,18 @@ def parse_command(text: str | None, bot_username: str | None) -> Command | None:
     return Command(found.group(1).lower(), text.strip()[found.end() :].strip())
 
 
+def _visible(*, admin: bool) -> list[CommandSpec]:
+    return [spec for spec in COMMANDS if admin or not spec.admin]
+
+
+def _written(spec: CommandSpec) -> str:
+    """How the command is written: ``/mute NAME DURATION|off``."""
+    return f"/{spec.name} {spec.usage}" if spec.usage else f"/{spec.name}"
+
+
 def menu(*, admin: bool) -> list[tuple[str, str]]:
     """(command, description) pairs for setMyCommands."""
-    return [(spec.name, _menu_line(spec)) for spec in COMMANDS if admin or not spec.admin]
+    return [(spec.name, _menu_line(spec)) for spec in _visible(admin=admin)]
 
 
 def _menu_line(spec: CommandSpec) -> str:
@@ -118,18 +127,11 @@ def _menu_line(spec: CommandSpec) -> str:
 
 def help_lines(*, admin: bool) -> list[str]:
     """One line per command: ``/subscribe NAME — receive a watchlist's alerts here``."""
-    lines = []
-    for spec in COMMANDS:
-        if spec.admin and not admin:
-            continue
-        usage = f" {spec.usage}" if spec.usage else ""
-        lines.append(f"/{spec.name}{usage} — {spec.summary}")
-    return lines
+    return [f"{_written(spec)} — {spec.summary}" for spec in _visible(admin=admin)]
 
 
 def command_help(spec: CommandSpec) -> str:
-    usage = f" {spec.usage}" if spec.usage else ""
-    text = f"/{spec.name}{usage}\n{spec.summary}"
+    text = f"{_written(spec)}\n{spec.summary}"
     if spec.detail:
         text += f"\n{spec.detail}"
     if spec.changes_chat:

@@ -25,6 +25,7 @@ from monitor.bot.replies import Replier
 from monitor.clock import Clock
 from monitor.config import Config
 from monitor.config.operations import BotSettings
+from monitor.core.models import Recipient
 from monitor.core.query import QueryLimits
 from monitor.store import bot as bot_store
 from monitor.store.bot_tables import claim_update
@@ -86,15 +87,20 @@ class BotContext:
     def now(self) -> datetime:
         return self.clock.now()
 
-    def configured_key(self, actor: Actor) -> str | None:
-        """The key of the monitor.yaml recipient that is this chat, if any."""
+    def configured(self, actor: Actor) -> Recipient | None:
+        """The monitor.yaml recipient that is this chat, if any."""
         addresses = {str(actor.chat_id)}
         if actor.chat_username:
             addresses.add("@" + actor.chat_username.lower())
         for recipient in self.config.recipients:
             if recipient.channel == "telegram" and recipient.address.lower() in addresses:
-                return recipient.key
+                return recipient
         return None
+
+    def configured_key(self, actor: Actor) -> str | None:
+        """The key of the monitor.yaml recipient that is this chat, if any."""
+        recipient = self.configured(actor)
+        return None if recipient is None else recipient.key
 
     def recipient_key(self, actor: Actor) -> str:
         """The recipient key alerts to this chat carry (configured, or ``telegram:<id>``)."""

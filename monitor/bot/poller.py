@@ -113,17 +113,17 @@ class UpdatePoller:
                 failures += 1
                 delay = self._backoff(failures)
                 log.warning("bot_conflict", error=exc.message, retry_in_s=round(delay, 1))
-                await _sleep(stop, delay)
+                await pause(stop, delay)
             except RetryAfter as exc:
-                await _sleep(stop, retry_after_seconds(exc))
+                await pause(stop, retry_after_seconds(exc))
             except InvalidToken:
                 log.error("bot_token_rejected", retry_in_s=TOKEN_REJECTED_S)
-                await _sleep(stop, TOKEN_REJECTED_S)
+                await pause(stop, TOKEN_REJECTED_S)
             except (TelegramError, DeliveryError, StorageError) as exc:  # API or database down
                 failures += 1
                 delay = self._backoff(failures)
                 log.warning("bot_poll_failed", error=f"{type(exc).__name__}: {exc}")
-                await _sleep(stop, delay)
+                await pause(stop, delay)
 
     def _backoff(self, failures: int) -> float:
         base = min(MAX_BACKOFF_S, 2.0 ** max(0, failures - 1))
@@ -187,6 +187,7 @@ def _chat_of(update: Update) -> int:
     return chat.id if chat is not None else 0
 
 
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+async def pause(stop: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds``, or less if ``stop`` is set meanwhile."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -64,6 +64,10 @@ def link(value: str, url: str | None) -> Piece:
     return Piece(clean_text(value).strip() or "(untitled)", link=safe_link(url))
 
 
+def _message(reply: Sequence[Piece] | TelegramText) -> TelegramText:
+    return reply if isinstance(reply, TelegramText) else to_message(list(reply))
+
+
 class Replier:
     """Sends replies and answers button presses for the bot."""
 
@@ -83,13 +87,12 @@ class Replier:
         markup: InlineKeyboardMarkup | None = None,
     ) -> bool:
         """Queue a reply for ``chat_id`` (sent in order, shaped); False if the queue is full."""
-        message = reply if isinstance(reply, TelegramText) else to_message(list(reply))
         queue = self._queues.setdefault(chat_id, deque())
         if len(queue) >= MAX_QUEUED:
             self.dropped += 1
             log.info("reply_dropped", chat=chat_id)
             return False
-        queue.append((message, markup))
+        queue.append((_message(reply), markup))
         if chat_id not in self._workers:
             self._workers[chat_id] = asyncio.create_task(self._serve(chat_id))
         return True
@@ -135,7 +138,7 @@ class Replier:
         markup: InlineKeyboardMarkup | None = None,
     ) -> bool:
         """Send one reply; False if it could not be sent (logged)."""
-        message = reply if isinstance(reply, TelegramText) else to_message(list(reply))
+        message = _message(reply)
         if not message.plain.strip():
             return False
         for attempt in range(2):

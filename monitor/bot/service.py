@@ -12,7 +12,6 @@ Replies share the outbox sender's rate shaper.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
@@ -22,7 +21,7 @@ from monitor.bot.commands import menu
 from monitor.bot.context import BotContext
 from monitor.bot.directory import Directory
 from monitor.bot.handlers import handle_update
-from monitor.bot.poller import UpdatePoller
+from monitor.bot.poller import UpdatePoller, pause
 from monitor.bot.replies import Replier
 from monitor.channels.telegram import TelegramChannel
 from monitor.clock import Clock
@@ -111,8 +110,7 @@ class BotService:
 
     async def _watch_directory(self) -> None:
         while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.directory_check_s)
+            await pause(self._stop, self.directory_check_s)
             if self._stop.is_set():
                 return
             try:

@@ -15,7 +15,13 @@ from datetime import timedelta
 from sqlalchemy import Connection
 
 from monitor.bot.access import AccessState
-from monitor.bot.chat_commands import MANAGED, Reply, chat_timezone, resolve_watchlist
+from monitor.bot.chat_commands import (
+    MANAGED,
+    Reply,
+    chat_timezone,
+    resolve_watchlist,
+    write_and_refresh,
+)
 from monitor.bot.context import BotContext, Request
 from monitor.bot.quotas import check_personal, over_quota
 from monitor.bot.replies import text
@@ -36,11 +42,7 @@ async def _settings(ctx: BotContext, req: Request, values: dict[str, object], do
         bot_store.update_chat(conn, actor.chat_id, now, **values)
         return done
 
-    answer = await ctx.once(req.update_id, work)
-    if answer is None:
-        return None
-    await ctx.directory.refresh()
-    return text(answer)
+    return await write_and_refresh(ctx, req, work)
 
 
 async def digest(ctx: BotContext, req: Request, state: AccessState) -> Reply:
@@ -166,11 +168,7 @@ async def watch(ctx: BotContext, req: Request, state: AccessState) -> Reply:
         verb = "Changed" if name in mine else "Watching"
         return f"{verb} {name}: {query}\nIts alerts come to this chat only."
 
-    answer = await ctx.once(req.update_id, work)
-    if answer is None:
-        return None
-    await ctx.directory.refresh()
-    return text(*answer.split("\n"))
+    return await write_and_refresh(ctx, req, work)
 
 
 async def unwatch(ctx: BotContext, req: Request, state: AccessState) -> Reply:

@@ -25,8 +25,8 @@ from monitor.store.bot_tables import (
     BotSubscriptionRow,
     BotWatchlistRow,
     bump_directory,
-    upsert,
 )
+from monitor.store.delivery_tables import upsert_insert
 from monitor.store.tables import DeliveryRow, FeedRow, ItemRow, MatchRow, StoryRow
 
 _chat: Table = BotChatRow.__table__  # type: ignore[attr-defined]
@@ -97,7 +97,7 @@ def register_chat(conn: Connection, chat_id: int, kind: str, title: str, now: da
     row = conn.execute(select(_chat.c.active).where(_chat.c.chat_id == chat_id)).first()
     if row is not None and row.active:
         return False
-    stmt = upsert(conn, _chat).values(
+    stmt = upsert_insert(conn, _chat).values(
         chat_id=chat_id,
         kind=kind,
         title=title[:200],
@@ -141,7 +141,7 @@ def subscriptions(conn: Connection, chat_id: int) -> list[str]:
 
 def subscribe(conn: Connection, chat_id: int, watchlist: str, now: datetime) -> bool:
     """True when the subscription is new."""
-    stmt = upsert(conn, _sub).on_conflict_do_nothing(index_elements=["chat_id", "watchlist"])
+    stmt = upsert_insert(conn, _sub).on_conflict_do_nothing(index_elements=["chat_id", "watchlist"])
     values = {"chat_id": chat_id, "watchlist": watchlist, "created_at": now}
     added = bool(conn.execute(stmt.returning(_sub.c.watchlist), values).all())
     if added:
@@ -185,7 +185,7 @@ def save_watchlist(conn: Connection, owner: str, name: str, query: str, now: dat
     if existing is not None and existing.query == query:
         return False
     values = {"owner": owner, "name": name, "query": query, "created_at": now, "updated_at": now}
-    stmt = upsert(conn, _watch).values(**values)
+    stmt = upsert_insert(conn, _watch).values(**values)
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["owner", "name"], set_={"query": query, "updated_at": now}
@@ -245,7 +245,7 @@ def add_mute(
         "until": until,
         "created_at": now,
     }
-    stmt = upsert(conn, _mute).values(**values)
+    stmt = upsert_insert(conn, _mute).values(**values)
     existed = conn.execute(
         select(_mute.c.id).where(
             _mute.c.recipient == recipient, _mute.c.kind == kind, _mute.c.target == target
@@ -307,7 +307,7 @@ def drop_muted_updates(conn: Connection, story_id: int, now: datetime) -> int:
         update(_delivery)
         .where(
             _delivery.c.story_id == story_id,
-            _delivery.c.recipient.in_(list(recipients)),
+            _delivery.c.recipient.in_(recipients),
             _delivery.c.update_due_at.is_not(None),
         )
         .values(update_due_at=None)
@@ -341,7 +341,7 @@ def add_feedback(
         }
         for name in watchlists
     ]
-    stmt = upsert(conn, _feedback).on_conflict_do_nothing(
+    stmt = upsert_insert(conn, _feedback).on_conflict_do_nothing(
         index_elements=["story_id", "watchlist", "recipient"]
     )
     return len(conn.execute(stmt.returning(_feedback.c.id), rows).all())
@@ -367,7 +367,7 @@ def access_status(conn: Connection, principal: int) -> str | None:
 
 def request_access(conn: Connection, principal: int, name: str, now: datetime) -> bool:
     """A pending request; False when the principal already asked (or was decided)."""
-    stmt = upsert(conn, _access).on_conflict_do_nothing(index_elements=["principal"])
+    stmt = upsert_insert(conn, _access).on_conflict_do_nothing(index_elements=["principal"])
     values = {"principal": principal, "status": PENDING, "name": name[:200], "requested_at": now}
     return bool(conn.execute(stmt.returning(_access.c.principal), values).all())
 
@@ -378,7 +378,9 @@ def decide_access(
     """Approve or deny (a request, or anyone: a ban); returns the previous status."""
     before = access_status(conn, principal)
     values = {"status": status, "decided_at": now, "decided_by": by}
-    stmt = upsert(conn, _access).values(principal=principal, name="", requested_at=now, **values)
+    stmt = upsert_insert(conn, _access).values(
+        principal=principal, name="", requested_at=now, **values
+    )
     conn.execute(stmt.on_conflict_do_update(index_elements=["principal"], set_=values))
     return before
 

@@ -28,9 +28,9 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
 
+from monitor.store.delivery_tables import upsert_insert
 from monitor.store.types import UTCDateTime
 
 
@@ -153,16 +153,9 @@ OFFSET, DIRECTORY = "offset", "directory_version"
 UPDATES_KEPT = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 hours
 
 
-def upsert(conn: Connection, table: Table) -> Any:
-    """A dialect-specific INSERT with ``on_conflict_*``."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 def claim_update(conn: Connection, update_id: int, now: datetime) -> bool:
     """Mark an update handled; False when it already was (a retry, another instance)."""
-    stmt = upsert(conn, _update).on_conflict_do_nothing(index_elements=["update_id"])
+    stmt = upsert_insert(conn, _update).on_conflict_do_nothing(index_elements=["update_id"])
     inserted = conn.execute(
         stmt.returning(_update.c.update_id), {"update_id": update_id, "processed_at": now}
     ).all()
@@ -180,7 +173,7 @@ def load_offset(conn: Connection) -> int | None:
 
 def save_offset(conn: Connection, update_id: int, now: datetime) -> None:
     """Remember the handled batch (never going back) and forget old handled updates."""
-    stmt = upsert(conn, _state).values(key=OFFSET, value=update_id)
+    stmt = upsert_insert(conn, _state).values(key=OFFSET, value=update_id)
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["key"],
@@ -200,7 +193,7 @@ def directory_version(conn: Connection) -> int:
 
 
 def bump_directory(conn: Connection) -> None:
-    stmt = upsert(conn, _state).values(key=DIRECTORY, value=1)
+    stmt = upsert_insert(conn, _state).values(key=DIRECTORY, value=1)
     conn.execute(
         stmt.on_conflict_do_update(index_elements=["key"], set_={"value": _state.c.value + 1})
     )

@@ -8,7 +8,9 @@ outbox: one row per notice and admin, unique on (key, recipient), so a notice is
 once however often it is raised.
 
 Functions take a ``Connection`` inside a transaction (``Database.write``) and return
-plain values; they never send anything.
+plain values; they never send anything. ``upsert_insert``, the store's dialect-specific
+INSERT with ``ON CONFLICT``, is defined here because this module imports no other table
+module: every store module (table modules included) can import it without a cycle.
 """
 
 from __future__ import annotations
@@ -78,8 +80,8 @@ _state: Table = RecipientStateRow.__table__  # type: ignore[attr-defined]
 _notice: Table = NoticeRow.__table__  # type: ignore[attr-defined]
 
 
-def _upsert(conn: Connection, table: Table) -> Any:
-    """A dialect-specific INSERT with ``on_conflict_*`` (as in monitor.store.items)."""
+def upsert_insert(conn: Connection, table: Table) -> Any:
+    """A dialect-specific INSERT that supports ``on_conflict_do_nothing``/``_do_update``."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
@@ -132,7 +134,7 @@ def unavailable_recipients(conn: Connection, now: datetime) -> tuple[set[str], s
 
 
 def _write_state(conn: Connection, key: str, now: datetime, **values: object) -> None:
-    stmt = _upsert(conn, _state)
+    stmt = upsert_insert(conn, _state)
     insert_values = {"recipient": key, "status": ACTIVE, "updated_at": now, **values}
     conn.execute(
         stmt.values(**insert_values).on_conflict_do_update(
@@ -249,7 +251,7 @@ def add_notice(
         }
         for a in admins
     ]
-    stmt = _upsert(conn, _notice).on_conflict_do_nothing(index_elements=["key", "recipient"])
+    stmt = upsert_insert(conn, _notice).on_conflict_do_nothing(index_elements=["key", "recipient"])
     return len(conn.execute(stmt.returning(_notice.c.id), rows).all())
 
 

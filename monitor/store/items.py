@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from monitor.core.models import Entry, Match, full_text
+from monitor.store.delivery_tables import upsert_insert as upsert_insert
 from monitor.store.tables import FeedRow, ItemRow, MatchRow, StoryRow
 
 _item: Table = ItemRow.__table__  # type: ignore[attr-defined]
@@ -24,13 +24,6 @@ _story: Table = StoryRow.__table__  # type: ignore[attr-defined]
 _match: Table = MatchRow.__table__  # type: ignore[attr-defined]
 
 _CHUNK = 500
-
-
-def upsert_insert(conn: Connection, table: Table) -> Any:
-    """A dialect-specific INSERT that supports ``on_conflict_do_nothing``."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:

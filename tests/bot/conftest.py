@@ -9,7 +9,6 @@ then return what the chat received. Nothing is mocked: replies are read at the e
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -162,15 +161,6 @@ def buttons(message: ReceivedMessage) -> dict[str, str]:
         for row in markup.get("inline_keyboard", [])
         for b in row
     }
-
-
-def wait(predicate: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @pytest.fixture

@@ -11,13 +11,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.bot.conftest import serve
+from tests.bot.conftest import buttons, serve
+from tests.bot.conftest import tg as tg
 from tests.support.configs import item, rss, write_config
+from tests.support.daemon_runner import wait_until
 from tests.support.feed_server import FeedServer, Response
 from tests.support.telegram_emulator import ReceivedMessage, TelegramEmulator
 
@@ -31,26 +32,6 @@ STORY = {
     ),
     "date": "Wed, 25 Nov 2026 10:00:00 +0000",
 }
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-def keyboard(message: ReceivedMessage) -> dict[str, str]:
-    markup = message.current_markup or {}
-    return {b["text"]: b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row}
-
-
-@pytest.fixture
-def tg() -> Iterator[TelegramEmulator]:
-    with TelegramEmulator() as emulator:
-        yield emulator
 
 
 def daemon_config(tmp: Path, tg: TelegramEmulator, feeds: FeedServer) -> Path:
@@ -109,7 +90,7 @@ def texts(tg: TelegramEmulator, chat: int) -> list[str]:
 
 
 def alerts(tg: TelegramEmulator, chat: int) -> list[ReceivedMessage]:
-    return [m for m in tg.messages(chat) if keyboard(m)]
+    return [m for m in tg.messages(chat) if buttons(m)]
 
 
 def test_a_new_user_subscribes_gets_an_alert_and_mutes_its_story(
@@ -121,30 +102,32 @@ def test_a_new_user_subscribes_gets_an_alert_and_mutes_its_story(
     proc = start_daemon(daemon_config(tmp_path, tg, feed_server), tg)
     try:
         baseline = lambda: len(feed_server.requests("/a.xml")) >= 1  # noqa: E731
-        assert wait_for(baseline), "the daemon did not poll"
+        assert wait_until(baseline, 30), "the daemon did not poll"
         tg.user_message(USER, "/start")
-        assert wait_for(lambda: any(t.startswith("Welcome") for t in texts(tg, USER)))
+        assert wait_until(lambda: any(t.startswith("Welcome") for t in texts(tg, USER)), 30)
         tg.user_message(USER, "/subscribe Starlink")
         tg.user_message(WITNESS, "/subscribe Starlink")  # a second reader, who mutes nothing
         subscribed = "Subscribed: alerts of Starlink come to this chat."
-        assert wait_for(lambda: subscribed in texts(tg, USER) and subscribed in texts(tg, WITNESS))
+        assert wait_until(
+            lambda: subscribed in texts(tg, USER) and subscribed in texts(tg, WITNESS), 30
+        )
 
         feeds["a"].append({**STORY, "link": "http://example.test/coast/islands", "guid": "c1"})
-        assert wait_for(lambda: len(alerts(tg, USER)) == 1 and len(alerts(tg, WITNESS)) == 1)
+        assert wait_until(lambda: len(alerts(tg, USER)) == 1 and len(alerts(tg, WITNESS)) == 1, 30)
         (alert,) = alerts(tg, USER)
         assert alert.text.startswith("🔔 Starlink\nStarlink terminals reach the outer islands")
-        assert list(keyboard(alert)) == [
+        assert list(buttons(alert)) == [
             "🔕 Mute this story", "🔇 Mute this outlet", "👎 Not relevant", "📰 All sources",
         ]  # fmt: skip
 
-        tg.press_button(USER, alert.message_id, keyboard(alert)["🔕 Mute this story"])
+        tg.press_button(USER, alert.message_id, buttons(alert)["🔕 Mute this story"])
         muted = "Muted: no more alerts or updates about this story here."
-        assert wait_for(lambda: [a.text for a in tg.callback_answers()] == [muted])
+        assert wait_until(lambda: [a.text for a in tg.callback_answers()] == [muted], 30)
 
         feeds["b"].append({**STORY, "link": "http://example.test/island/islands", "guid": "i1"})
         witness = alerts(tg, WITNESS)[0]
         updated = lambda: "Island Post" in tg.messages(WITNESS)[-1].current_text  # noqa: E731
-        assert wait_for(updated), "the witness's alert was not updated with the new outlet"
+        assert wait_until(updated, 30), "the witness's alert was not updated with the new outlet"
         assert witness.message_id == tg.messages(WITNESS)[-1].message_id
         time.sleep(2.5)  # more poll ticks and send rounds: still nothing for the muted chat
         assert tg.edits(USER) == []
@@ -168,7 +151,7 @@ def test_two_daemons_on_one_token_answer_every_command_once(
     feed_server.route("/b.xml", Response(rss([item(2)])))
     directory = daemon_config(tmp_path, tg, feed_server)
     first = start_daemon(directory, tg)
-    assert wait_for(lambda: len(tg.requests("getUpdates")) >= 1, 30), "nobody polls"
+    assert wait_until(lambda: len(tg.requests("getUpdates")) >= 1, 30), "nobody polls"
     second = start_daemon(directory, tg)
     users = [5000 + n for n in range(12)]
     try:
@@ -176,7 +159,7 @@ def test_two_daemons_on_one_token_answer_every_command_once(
             tg.user_message(user, "/subscribe Starlink" if n % 2 else "/start")
             time.sleep(0.2)
         answered = lambda: all(len(tg.messages(u)) >= 1 for u in users)  # noqa: E731
-        assert wait_for(answered, 60), [len(tg.messages(u)) for u in users]
+        assert wait_until(answered, 60), [len(tg.messages(u)) for u in users]
         time.sleep(3)  # any duplicate would have arrived by now
         assert [len(tg.messages(u)) for u in users] == [1] * len(users)
         assert first.poll() is None and second.poll() is None
@@ -185,7 +168,7 @@ def test_two_daemons_on_one_token_answer_every_command_once(
         first.wait(10)
         late = 6000
         tg.user_message(late, "/start")
-        assert wait_for(lambda: len(tg.messages(late)) == 1, 60), "no failover"
+        assert wait_until(lambda: len(tg.messages(late)) == 1, 60), "no failover"
     finally:
         codes = [stop(second)]
         if first.poll() is None:
