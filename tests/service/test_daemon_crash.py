@@ -12,8 +12,7 @@ with what it should have received (every story x subscribed chat):
 (``pytest -s -m slow tests/service/test_daemon_crash.py``). tests/soak runs it with 200 kills.
 
 The live-feed helpers (``NewsDesk``, ``Publisher``, ``tally``, ``count_deliveries``, the
-daemon settings and the ``tg`` fixture) live in tests/support/news_desk.py; they are
-imported here under their old names, which other tests still import from this module.
+daemon settings and the ``tg`` fixture) live in tests/support/news_desk.py.
 """
 
 from __future__ import annotations
@@ -37,29 +36,23 @@ from tests.support.news_desk import (
     DeliveryCount,
     NewsDesk,
     Publisher,
+    baselined,
     count_deliveries,
     fast_settings,
     leases_of,
+    rate_summary,
+    subscriptions,
     tally,
     telegram_recipients,
+    wait_drained,
 )
 from tests.support.news_desk import tg as tg
 from tests.support.telegram_emulator import TelegramEmulator
 
 FEEDS = ("north", "south", "east", "west")
-CHATS: dict[int, tuple[str, ...]] = {
-    101: ("Starlink", "Kiriyenko"),
-    102: ("Starlink",),
-    103: ("Kiriyenko",),
-    104: ("Rosatom", "Starlink"),
-    -1009001: ("Rosatom",),  # a group: 20 messages a minute at most
-}
+CHATS = subscriptions(101, group=-1009001)
 KILLS = TERMS = 20
 STOP_TIMEOUT_S = 30.0  # TimeoutStopSec in the test; deploy/monitor.service has 45 s
-
-
-def watchlists_config() -> list[dict[str, object]]:
-    return [{"name": name, "terms": [term]} for name, term in WATCHLISTS.items()]
 
 
 @dataclass
@@ -104,7 +97,7 @@ def run_crash_scenario(
     config = write_config(
         workdir / "config",
         feeds=desk.feeds_config(interval=1, full_text="never"),
-        watchlists=watchlists_config(),
+        watchlists=desk.watchlists_config(),
         monitor=fast_settings(tg.base_url),
         recipients=telegram_recipients(CHATS),
     )
@@ -114,8 +107,7 @@ def run_crash_scenario(
     claimed = "SELECT count(*) FROM delivery WHERE claimed_until IS NOT NULL"
     with daemons(daemon):
         daemon.start()
-        baseline = "SELECT count(*) FROM feed WHERE baseline_done"
-        assert wait_until(lambda: daemon.db.count(baseline) == len(FEEDS), 20), daemon.tail()
+        assert baselined(daemon, len(FEEDS), 20), daemon.tail()
         with Publisher(desk, mean_s=1.5, seed=seed):
             for _ in range(kills):  # kill -9 at random: start-up, polls, claims, sends
                 if not daemon.running:
@@ -124,7 +116,7 @@ def run_crash_scenario(
                 kills_in_send += daemon.db.count(claimed) > 0
                 pid = daemon.pid
                 daemon.kill()
-                stale_leases += leases_of(daemon.db.url, pid)
+                stale_leases += leases_of(daemon.db, pid)
             kill_phase_end = time.monotonic()
             for _ in range(terms):
                 daemon.start()
@@ -133,11 +125,7 @@ def run_crash_scenario(
         published_end = time.monotonic()
         daemon.start()
         expected = desk.expected()
-
-        def drained() -> bool:
-            return count_deliveries(expected, tally(tg.all_messages())).lost == 0
-
-        wait_until(drained, timeout=300, step=0.2)
+        wait_drained(tg, expected, timeout=300, step=0.2)
         drain_s = time.monotonic() - published_end
         time.sleep(2.0)  # a late duplicate would arrive now
         stops.append(daemon.terminate(timeout=STOP_TIMEOUT_S))
@@ -148,7 +136,6 @@ def run_crash_scenario(
     for m in messages:
         for key in tally([m]):
             first_arrival.setdefault(key, m.at)
-    rates = tg.rates()
     starts = [run.started for run in daemon.runs]
     per_run = Counter(
         bisect.bisect_right(starts, first_arrival[key]) - 1
@@ -170,11 +157,7 @@ def run_crash_scenario(
         drain_s=drain_s,
         stale_leases=stale_leases,
         integrity=integrity,
-        rates=(
-            f"max per chat/s {rates.max_per_chat_per_second}, per group/min "
-            f"{rates.max_per_group_per_minute}, overall/s {rates.max_overall_per_second}, "
-            f"429s {len(tg.requests(status=429))}"
-        ),
+        rates=rate_summary(tg),
     )
 
 

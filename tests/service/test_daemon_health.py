@@ -17,25 +17,28 @@ a subprocess:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.service.test_daemon_crash import (
+from tests.support.configs import item, rss, write_config
+from tests.support.daemon_runner import DaemonProcess, wait_until
+from tests.support.feed_server import FeedServer, Request, Response, closed_port
+from tests.support.news_desk import (
     TOKEN_ENV,
     NewsDesk,
+    baselined,
     fast_settings,
     tally,
     telegram_recipients,
 )
-from tests.service.test_daemon_crash import tg as tg
-from tests.support.configs import item, rss, write_config
-from tests.support.daemon_runner import DaemonProcess, wait_until
-from tests.support.feed_server import FeedServer, Request, Response, closed_port
+from tests.support.news_desk import tg as tg
 from tests.support.notify_socket import NotifySupervisor
 from tests.support.telegram_emulator import TelegramEmulator
 
@@ -51,6 +54,21 @@ def quiet_daemon(tmp_path: Path, server: FeedServer, env: dict[str, str]) -> Dae
         monitor=fast_settings(),
     )
     return DaemonProcess(config.directory, env=env)
+
+
+@contextlib.contextmanager
+def pinging_daemon(
+    tmp_path: Path, server: FeedServer
+) -> Iterator[tuple[NotifySupervisor, DaemonProcess]]:
+    """A quiet daemon started under a supervisor enforcing ``WATCHDOG_S``, once it pinged."""
+    with (
+        NotifySupervisor(watchdog_s=WATCHDOG_S) as systemd,
+        quiet_daemon(tmp_path, server, systemd.env) as daemon,
+    ):
+        daemon.start()
+        systemd.watch(daemon.pid)
+        systemd.wait_for("WATCHDOG")
+        yield systemd, daemon
 
 
 def test_ready_watchdog_and_stopping_arrive_in_order(
@@ -83,13 +101,7 @@ def test_ready_watchdog_and_stopping_arrive_in_order(
 def test_the_watchdog_kills_a_stopped_daemon_and_a_restart_is_ready_again(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    with (
-        NotifySupervisor(watchdog_s=WATCHDOG_S) as systemd,
-        quiet_daemon(tmp_path, feed_server, systemd.env) as daemon,
-    ):
-        daemon.start()
-        systemd.watch(daemon.pid)
-        systemd.wait_for("WATCHDOG")
+    with pinging_daemon(tmp_path, feed_server) as (systemd, daemon):
         wedged = time.monotonic()
         daemon.pause()
         kill = systemd.wait_for_kill(timeout=3 * WATCHDOG_S)
@@ -110,13 +122,7 @@ def test_the_watchdog_kills_a_stopped_daemon_and_a_restart_is_ready_again(
 def test_a_database_the_daemon_cannot_get_stops_the_pings(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    with (
-        NotifySupervisor(watchdog_s=WATCHDOG_S) as systemd,
-        quiet_daemon(tmp_path, feed_server, systemd.env) as daemon,
-    ):
-        daemon.start()
-        systemd.watch(daemon.pid)
-        systemd.wait_for("WATCHDOG")
+    with pinging_daemon(tmp_path, feed_server) as (systemd, daemon):
         lock = sqlite3.connect(daemon.config_dir / "monitor.db", isolation_level=None)
         try:
             lock.execute("BEGIN EXCLUSIVE")  # every reader and writer of the daemon waits
@@ -171,9 +177,7 @@ def test_metrics_are_scraped_from_the_daemon_and_agree_with_the_fakes(
     )
     with DaemonProcess(config.directory, env={TOKEN_ENV: tg.token}) as daemon:
         daemon.start()
-        assert wait_until(
-            lambda: daemon.db.count("SELECT count(*) FROM feed WHERE baseline_done") >= 3
-        )
+        assert baselined(daemon, 3)
         desk.publish(6)
         expected = desk.expected()
         assert wait_until(lambda: set(tally(tg.all_messages())) >= expected, 30), daemon.tail()
@@ -225,7 +229,7 @@ def test_send_metrics_count_what_the_emulator_received(
     )
     with DaemonProcess(config.directory, env={TOKEN_ENV: tg.token}) as daemon:
         daemon.start()
-        assert wait_until(lambda: daemon.db.count("SELECT count(*) FROM feed WHERE baseline_done"))
+        assert baselined(daemon, 1)
         desk.publish(2)
         assert wait_until(lambda: len(tg.messages(301)) == 2, 20), daemon.tail()
         found = samples(scrape(port)[1])

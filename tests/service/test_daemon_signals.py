@@ -19,17 +19,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.service.test_daemon_crash import (
+from tests.support.configs import write_config
+from tests.support.daemon_runner import DaemonProcess, wait_until
+from tests.support.feed_server import FeedServer
+from tests.support.news_desk import (
     TOKEN_ENV,
     NewsDesk,
+    baselined,
     fast_settings,
     tally,
     telegram_recipients,
 )
-from tests.service.test_daemon_crash import tg as tg
-from tests.support.configs import write_config
-from tests.support.daemon_runner import DaemonProcess, wait_until
-from tests.support.feed_server import FeedServer
+from tests.support.news_desk import tg as tg
 from tests.support.notify_socket import NotifySupervisor
 from tests.support.telegram_emulator import TelegramEmulator
 
@@ -57,8 +58,7 @@ def start_reader_daemon(
     (config.directory / "watchlists.yaml").write_text(ONE_LIST)
     daemon = DaemonProcess(config.directory, env={TOKEN_ENV: tg.token, **(env or {})})
     daemon.start()
-    baseline = "SELECT count(*) FROM feed WHERE baseline_done"
-    assert wait_until(lambda: daemon.db.count(baseline) == 2, 20), daemon.tail()
+    assert baselined(daemon, 2, 20), daemon.tail()
     return desk, daemon
 
 

@@ -16,7 +16,9 @@ counted at the Telegram Bot API emulator (Telegram's limits enforced):
 - An instance refuses a schema revision it does not know, with a clear message.
 - The leader is killed: another instance takes over within seconds (``leader_elected``).
 
-Must not: leave the shared PostgreSQL server stopped, or contact anything but 127.0.0.1.
+Starting the instances and seeing who did what (leaders, claims, shares of the polls)
+is in tests/support/fleet.py. Must not: leave the shared PostgreSQL server stopped, or
+contact anything but 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -25,222 +27,89 @@ import contextlib
 import random
 import shutil
 import subprocess
-import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from monitor.service.leader import LEADER_LOCK
 from tests.support.configs import item, rss, write_config
-from tests.support.daemon_runner import (
-    REPOSITORY,
-    DaemonProcess,
-    DatabaseReader,
-    daemons,
-    wait_until,
-)
+from tests.support.daemon_runner import DaemonProcess, DatabaseReader, daemons, wait_until
 from tests.support.feed_server import FeedServer, Response
+from tests.support.fleet import (
+    ClaimSampler,
+    Share,
+    leader_holders,
+    leaders,
+    monitor_command,
+    shares,
+    split_stories,
+    start_all,
+    stored_across,
+)
 from tests.support.news_desk import (
     TOKEN_ENV,
     WATCHLISTS,
     WEIGHTS,
     DeliveryCount,
     NewsDesk,
-    NewsItem,
     Publisher,
-    count_deliveries,
+    baselined,
+    delivered,
     fast_settings,
-    tally,
+    rate_summary,
+    subscriptions,
     telegram_recipients,
+    wait_drained,
 )
 from tests.support.news_desk import tg as tg
 from tests.support.telegram_emulator import TelegramEmulator
 
 pytestmark = pytest.mark.postgres
 
-CHATS: dict[int, tuple[str, ...]] = {
-    201: ("Starlink", "Kiriyenko"),
-    202: ("Starlink",),
-    203: ("Kiriyenko",),
-    204: ("Rosatom", "Starlink"),
-    -1009002: ("Rosatom",),  # a group: 20 messages a minute at most
-}
+CHATS = subscriptions(201, group=-1009002)
 # Feeds are polled every 4-8 s (adaptive): ~80 polls/s for 500 feeds, shared out.
 FETCH = {"min_interval": 4, "default_interval": 6, "max_interval": 8, "concurrency": 20}
 
 
-# -- the fleet -----------------------------------------------------------------------
-
-
-def monitor_command(
-    *args: str, config_dir: Path, timeout: float = 60.0
-) -> subprocess.CompletedProcess[str]:
-    """``python -m monitor.cli ARGS --config DIR``, run to completion."""
-    return subprocess.run(
-        [sys.executable, "-m", "monitor.cli", *args, "--config", str(config_dir)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPOSITORY,
+def news_fleet(
+    workdir: Path,
+    server: FeedServer,
+    tg: TelegramEmulator,
+    url: str,
+    *,
+    feeds: list[str],
+    baseline: list[str],
+    fetch: dict[str, int],
+    names: list[str],
+) -> tuple[NewsDesk, list[DaemonProcess]]:
+    """A desk of ``feeds`` (an item on each of ``baseline`` before the first poll, never
+    alerted) with ``CHATS`` subscribed at the emulator, and instances (not started)."""
+    desk = NewsDesk(
+        server, feeds, watchlists=WATCHLISTS, recipients=CHATS, weights=WEIGHTS, window=12
     )
-
-
-def start_all(instances: Sequence[DaemonProcess]) -> None:
-    """Start the first instance, then the others at once, and wait until all run.
-
-    The first start inserts the configured feeds; instances started together on a
-    database without them race to insert the same rows (see
-    ``test_instances_started_together_all_come_up``).
-    """
-    instances[0].start(timeout=60)
-    for instance in instances[1:]:
-        instance.start(wait_ready=False)
-    for instance in instances[1:]:
-        instance.wait_ready(timeout=60)
-
-
-def owner_pid(owner: str | None) -> int | None:
-    """The pid in a lease owner ``host:pid:random``."""
-    parts = (owner or "").split(":")
-    return int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
-
-
-def instance_of(instances: Sequence[DaemonProcess], pid: int | None) -> str | None:
-    for instance in instances:
-        if any(run.pid == pid for run in instance.runs):
-            return instance.name
-    return None
-
-
-def leaders(instances: Sequence[DaemonProcess]) -> list[tuple[float, str, int]]:
-    """Every ``leader_elected`` line: (when, instance, run), in time order."""
-    found = [
-        (line.at, instance.name, line.run)
-        for instance in instances
-        for line in instance.logs("leader_elected")
+    for feed in baseline:
+        desk.add(feed, baseline=True)
+    config = write_config(
+        workdir / "config",
+        feeds=desk.feeds_config(full_text="never"),
+        watchlists=desk.watchlists_config(),
+        database_url=url,
+        monitor=fast_settings(tg.base_url, fetch=fetch),
+        recipients=telegram_recipients(CHATS),
+    )
+    instances = [
+        DaemonProcess(config.directory, env={TOKEN_ENV: tg.token}, name=name) for name in names
     ]
-    return sorted(found)
-
-
-class ClaimSampler:
-    """Samples the database every ``every_s``: which instance holds which delivery claims
-    and feed leases (owners name a pid), and whether clustering writers wait on the lock."""
-
-    def __init__(self, url: str, instances: Sequence[DaemonProcess], every_s: float = 0.5):
-        self.db = DatabaseReader(url)
-        self.instances = instances
-        self.every_s = every_s
-        self.deliveries: dict[int, set[str]] = {}  # delivery id -> instances seen claiming it
-        self.lease_samples: Counter[str] = Counter()  # instance -> feeds leased, summed
-        self.lock_waits = 0  # backends seen waiting on an advisory lock
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            try:
-                self._sample()
-            except Exception:  # the server may be restarting: skip this sample
-                continue
-
-    def _sample(self) -> None:
-        claims = self.db.rows("SELECT id, claimed_by FROM delivery WHERE claimed_by IS NOT NULL")
-        leases = self.db.rows(
-            "SELECT lease_owner, count(*) FROM feed WHERE lease_owner IS NOT NULL "
-            "GROUP BY lease_owner"
-        )
-        waits = self.db.count(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
-        )
-        for delivery_id, owner in claims:
-            name = instance_of(self.instances, owner_pid(owner))
-            if name is not None:
-                self.deliveries.setdefault(int(delivery_id), set()).add(name)
-        for owner, n in leases:
-            name = instance_of(self.instances, owner_pid(owner))
-            if name is not None:
-                self.lease_samples[name] += int(n)
-        self.lock_waits += waits
-        self.samples += 1
-
-    def claimed_by(self) -> Counter[str]:
-        """Deliveries each instance was seen claiming."""
-        return Counter(name for names in self.deliveries.values() for name in names)
-
-    def __enter__(self) -> ClaimSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(10.0)
-        self.db.close()
-
-
-@dataclass
-class Share:
-    """What one instance did, from its ``poll`` log lines."""
-
-    polls: int = 0
-    new_items: int = 0
-    alerts: int = 0
-    errors: int = 0
-
-
-def shares(instances: Sequence[DaemonProcess], since: float = 0.0) -> dict[str, Share]:
-    found = {}
-    for instance in instances:
-        share = Share()
-        for line in instance.logs("poll"):
-            if line.at < since:
-                continue
-            share.polls += 1
-            share.new_items += int(line.fields.get("new_items") or 0)
-            share.alerts += int(line.fields.get("alerts") or 0)
-            share.errors += line.fields.get("status") == "error"
-        found[instance.name] = share
-    return found
-
-
-def first_ingested_by(instances: Sequence[DaemonProcess], news: NewsItem) -> dict[str, str]:
-    """For each feed carrying ``news``: the instance whose poll first found new items on
-    it after publication (who stored that copy)."""
-    found: dict[str, tuple[float, str]] = {}
-    for instance in instances:
-        for line in instance.logs("poll"):
-            feed = line.fields.get("feed")
-            fresh = feed in news.feeds and line.at >= news.at and line.fields.get("new_items")
-            if fresh and (feed not in found or line.at < found[str(feed)][0]):
-                found[str(feed)] = (line.at, instance.name)
-    return {feed: name for feed, (_at, name) in found.items()}
-
-
-def split_stories(db: DatabaseReader) -> tuple[int, int, int]:
-    """(published serials stored, items, serials whose copies ended in >1 story)."""
-    rows = db.rows(
-        "SELECT (regexp_match(title, '\\(story (\\d+)\\)'))[1] AS serial, "
-        "count(DISTINCT story_id), count(*) FROM item GROUP BY 1"
-    )
-    stored = [r for r in rows if r[0] is not None]
-    return len(stored), sum(int(r[2]) for r in stored), sum(1 for r in stored if r[1] > 1)
+    return desk, instances
 
 
 def drain(tg: TelegramEmulator, desk: NewsDesk, timeout: float) -> float:
     """Wait until every expected alert arrived; the seconds it took (timeout if not)."""
     began = time.monotonic()
-    expected = desk.expected()
-    wait_until(
-        lambda: count_deliveries(expected, tally(tg.all_messages())).lost == 0,
-        timeout=timeout,
-        step=0.25,
-    )
+    wait_drained(tg, desk.expected(), timeout=timeout, step=0.25)
     return time.monotonic() - began
 
 
@@ -299,38 +168,32 @@ def run_scale_out(
 ) -> ScaleFigures:
     rng = random.Random(seed)
     feeds = [f"wire{n:03d}" for n in range(500)]
-    desk = NewsDesk(
-        server, feeds, watchlists=WATCHLISTS, recipients=CHATS, weights=WEIGHTS, window=12
+    desk, instances = news_fleet(
+        workdir,
+        server,
+        tg,
+        url,
+        feeds=feeds,
+        baseline=feeds[::5],
+        fetch=FETCH,
+        names=["m1", "m2", "m3"],
     )
-    for feed in feeds[::5]:  # the baseline: present before the first poll, never alerted
-        desk.add(feed, baseline=True)
-    config = write_config(
-        workdir / "config",
-        feeds=desk.feeds_config(full_text="never"),
-        watchlists=[{"name": n, "terms": [t]} for n, t in WATCHLISTS.items()],
-        database_url=url,
-        monitor=fast_settings(tg.base_url, fetch=FETCH),
-        recipients=telegram_recipients(CHATS),
-    )
-    upgraded = monitor_command("db", "upgrade", config_dir=config.directory)
+    upgraded = monitor_command("db", "upgrade", config_dir=instances[0].config_dir)
     assert upgraded.returncode == 0, upgraded.stderr
-    instances = [
-        DaemonProcess(config.directory, env={TOKEN_ENV: tg.token}, name=f"m{n}") for n in (1, 2, 3)
-    ]
     kill_log: list[str] = []
     with daemons(*instances), ClaimSampler(url, instances) as sampler:
         start_all(instances)
         db = instances[0].db
-        baseline = "SELECT count(*) FROM feed WHERE baseline_done"
-        assert wait_until(lambda: db.count(baseline) == len(feeds), 60), instances[0].tail()
+        assert baselined(instances[0], len(feeds), 60), instances[0].tail()
         # Phase 1: no kills. Every story exactly once per subscribed chat.
         with Publisher(desk, mean_s=1.0, seed=seed, copy_share=0.33):
             time.sleep(40)
         drain_exact = drain(tg, desk, timeout=90)
         time.sleep(2.0)  # a late duplicate would arrive now
-        exact = count_deliveries(desk.expected(), tally(tg.all_messages()))
+        exact = delivered(tg, desk.expected())
         # Phase 2: kill -9 one instance every 30 s (the leader first), restart it.
-        order = sorted(instances, key=lambda i: i.name != leaders(instances)[-1][1])
+        leader = leaders(instances)[-1][1]
+        order = sorted(instances, key=lambda i: i.name != leader)
         with Publisher(desk, mean_s=1.0, seed=seed + 1, copy_share=0.33):
             for k in range(kills):
                 time.sleep(30 + rng.uniform(-5, 5))
@@ -354,14 +217,12 @@ def run_scale_out(
         leader_log = [f"{name} (run {run}) at +{at - instances[0].runs[0].started:.0f} s"
                       for at, name, run in leaders(instances)]  # fmt: skip
     copied = [n for n in desk.published if n.also]
-    across = sum(1 for n in copied if len(set(first_ingested_by(instances, n).values())) > 1)
-    rates = tg.rates()
     return ScaleFigures(
         stories=len(desk.published),
         copied=len(copied),
-        copied_across=across,
+        copied_across=stored_across(instances, copied),
         exact=exact,
-        counted=count_deliveries(desk.expected(), tally(tg.all_messages())),
+        counted=delivered(tg, desk.expected()),
         kills=kills,
         drain_exact_s=drain_exact,
         drain_s=drain_s,
@@ -373,11 +234,7 @@ def run_scale_out(
         samples=sampler.samples,
         leader_log=leader_log,
         kill_log=kill_log,
-        rates=(
-            f"Telegram rates at the emulator: max per chat/s {rates.max_per_chat_per_second}, "
-            f"per group/min {rates.max_per_group_per_minute}, overall/s "
-            f"{rates.max_overall_per_second}, 429s {len(tg.requests(status=429))}"
-        ),
+        rates=f"Telegram rates at the emulator: {rate_summary(tg)}",
         exits=exits,
     )
 
@@ -467,28 +324,20 @@ def test_a_postgresql_restart_is_survived(
     """2 instances, news arriving, the server restarts: they keep running, reconnect, and
     every story still reaches every subscribed chat."""
     feeds = [f"desk{n:02d}" for n in range(60)]
-    desk = NewsDesk(
-        feed_server, feeds, watchlists=WATCHLISTS, recipients=CHATS, weights=WEIGHTS, window=12
-    )
-    for feed in feeds:
-        desk.add(feed, baseline=True)
     fetch = {"min_interval": 2, "default_interval": 3, "max_interval": 4}
-    config = write_config(
-        tmp_path / "config",
-        feeds=desk.feeds_config(full_text="never"),
-        watchlists=[{"name": n, "terms": [t]} for n, t in WATCHLISTS.items()],
-        database_url=pg_url,
-        monitor=fast_settings(tg.base_url, fetch=fetch),
-        recipients=telegram_recipients(CHATS),
+    desk, instances = news_fleet(
+        tmp_path,
+        feed_server,
+        tg,
+        pg_url,
+        feeds=feeds,
+        baseline=feeds,
+        fetch=fetch,
+        names=["r1", "r2"],
     )
-    instances = [
-        DaemonProcess(config.directory, env={TOKEN_ENV: tg.token}, name=f"r{n}") for n in (1, 2)
-    ]
     with server_kept_running(), daemons(*instances):
         start_all(instances)
-        db = instances[0].db
-        baseline = "SELECT count(*) FROM feed WHERE baseline_done"
-        assert wait_until(lambda: db.count(baseline) == len(feeds), 30), instances[0].tail()
+        assert baselined(instances[0], len(feeds), 30), instances[0].tail()
         with Publisher(desk, mean_s=0.7, seed=21, copy_share=0.25):
             time.sleep(10)
             before = len(desk.published)
@@ -498,7 +347,7 @@ def test_a_postgresql_restart_is_survived(
             time.sleep(20)
         drain_s = drain(tg, desk, timeout=240)
         time.sleep(2.0)
-        counted = count_deliveries(desk.expected(), tally(tg.all_messages()))
+        counted = delivered(tg, desk.expected())
         alive = {i.name: (i.running, len(i.runs)) for i in instances}
         failed = shares(instances, since=restarted_at)
         recovered = {
@@ -563,16 +412,6 @@ def test_an_unknown_schema_revision_is_refused(tmp_path: Path, pg_url: str) -> N
     assert (polled, revision) == (0, "f00dfeedbeef")  # nothing was touched
 
 
-def leader_holders(db: DatabaseReader) -> int:
-    """Sessions holding the leader's advisory lock in this database."""
-    return db.count(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-        "AND objid = :k AND database = (SELECT oid FROM pg_database "
-        "WHERE datname = current_database())",
-        k=LEADER_LOCK,
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_the_leader_fails_over_when_killed(
@@ -598,8 +437,8 @@ def test_the_leader_fails_over_when_killed(
         killed_at = time.monotonic()
         old.kill()
         assert wait_until(lambda: len(leaders(instances)) > len(first), 15), "no takeover"
-        _, new_name, _ = leaders(instances)[-1]
-        takeover_s = leaders(instances)[-1][0] - killed_at
+        elected_at, new_name, _ = leaders(instances)[-1]
+        takeover_s = elected_at - killed_at
         held_after = leader_holders(db)
         old.start()
         time.sleep(7)  # the restarted instance tries at start and 5 s later

@@ -17,28 +17,25 @@ from __future__ import annotations
 
 import random
 import statistics
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.service.test_daemon_crash import (
+from tests.service.test_daemon_crash import check_crash_figures, run_crash_scenario
+from tests.support.configs import write_config
+from tests.support.daemon_runner import DaemonProcess, Ticker, wait_until
+from tests.support.feed_server import FeedServer
+from tests.support.news_desk import (
     TOKEN_ENV,
     NewsDesk,
     Publisher,
-    check_crash_figures,
-    count_deliveries,
+    delivered,
     fast_settings,
-    run_crash_scenario,
-    tally,
     telegram_recipients,
 )
-from tests.service.test_daemon_crash import tg as tg
-from tests.support.configs import write_config
-from tests.support.daemon_runner import DaemonProcess, wait_until
-from tests.support.feed_server import FeedServer
+from tests.support.news_desk import tg as tg
 from tests.support.telegram_emulator import TelegramEmulator
 
 POLLS, SENDS = 10_000, 5_000
@@ -71,40 +68,29 @@ def open_fds(pid: int) -> int:
     return sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir())
 
 
-class Sampler:
+class Sampler(Ticker):
     """Reads the daemon's RSS and descriptors every ``every_s`` seconds in a thread."""
 
     def __init__(self, pid: int, server: FeedServer, tg: TelegramEmulator, every_s: float = 2.0):
+        super().__init__(every_s)
         self.pid = pid
         self.server = server
         self.tg = tg
-        self.every_s = every_s
         self.samples: list[Sample] = []
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
 
     def sends(self) -> int:
         return len(self.tg.requests("sendMessage", status=200))
 
-    def _run(self) -> None:
-        while not self.stopped.wait(self.every_s):
-            self.samples.append(
-                Sample(
-                    time.monotonic(),
-                    rss_kb(self.pid),
-                    open_fds(self.pid),
-                    self.server.hits,
-                    self.sends(),
-                )
+    def tick(self) -> None:
+        self.samples.append(
+            Sample(
+                time.monotonic(),
+                rss_kb(self.pid),
+                open_fds(self.pid),
+                self.server.hits,
+                self.sends(),
             )
-
-    def __enter__(self) -> Sampler:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stopped.set()
-        self.thread.join(5.0)
+        )
 
 
 def median_kb(samples: list[Sample]) -> float:
@@ -123,7 +109,7 @@ def test_leak_soak_10000_polls_5000_sends(
     config = write_config(
         tmp_path / "config",
         feeds=desk.feeds_config(interval=1, full_text="never"),
-        watchlists=[{"name": t, "terms": [t]} for t in TERMS],
+        watchlists=desk.watchlists_config(),
         monitor=fast_settings(tg.base_url),
         recipients=telegram_recipients(chats),
     )
@@ -137,14 +123,13 @@ def test_leak_soak_10000_polls_5000_sends(
             expected = desk.expected()
 
             def done() -> bool:
-                received = tally(tg.all_messages())
-                return feed_server.hits >= POLLS and count_deliveries(expected, received).lost == 0
+                return feed_server.hits >= POLLS and delivered(tg, expected).lost == 0
 
             assert wait_until(done, 1200, step=1.0), daemon.tail()
             time.sleep(4.0)
         assert daemon.terminate().returncode == 0
     elapsed = time.monotonic() - started
-    counted = count_deliveries(expected, tally(tg.all_messages()))
+    counted = delivered(tg, expected)
     samples = sampler.samples
     warm = [s for s in samples if s.polls >= WARM_UP[0] and s.sends >= WARM_UP[1]]
     assert len(warm) >= 10, "the run was too short to measure"

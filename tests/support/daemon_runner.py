@@ -14,7 +14,8 @@ the parsed JSON log lines of stderr (the daemon runs with ``--log-json``), ``std
 what the console channel printed. ``wait_for_log`` blocks until a matching line
 arrives. Several ``DaemonProcess`` objects may share one configuration or database
 (multi-instance tests); ``DatabaseReader`` reads the daemon's database, SQLite or
-PostgreSQL, through short read transactions of its own.
+PostgreSQL, through short read transactions of its own. ``Ticker`` runs a test's
+background loop (news publishing, sampling) in a thread for the length of a block.
 
 ``daemon_settings`` runs the same command line through ``launch`` (below) with other
 periods for what monitor.yaml does not set (the feed-health check runs every 60 s).
@@ -34,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 from sqlalchemy import Engine, create_engine, text
@@ -61,6 +62,36 @@ def percentile(values: Sequence[float], share: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(share * len(ordered) + 0.4999)))
     return ordered[rank - 1]
+
+
+class Ticker:
+    """A daemon thread calling ``tick`` after every ``interval()`` seconds (``every_s``
+    unless overridden) from the start of a ``with`` block until its end or ``stopped``."""
+
+    join_s = 5.0  # how long the end of the block waits for the thread
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def interval(self) -> float:
+        return self.every_s
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.interval()):
+            self.tick()
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stopped.set()
+        self.thread.join(self.join_s)
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,16 @@ signals, scale-out, soak):
 - ``NewsDesk``: feeds on the local feed server that gain distinct items while a test
   runs (one story may be published on several feeds at once: copies from several
   outlets, which clustering must join), and ``expected()``: every (chat, story) pair
-  that should be alerted;
-- ``tally`` / ``count_deliveries``: lost, duplicated and stray alerts, counted at the
-  Telegram emulator from the ``(story N)`` tag every title carries;
+  that should be alerted; ``subscriptions``: the chats of the crash and scale-out runs;
+- ``tally`` / ``count_deliveries`` / ``delivered`` / ``wait_drained``: lost, duplicated
+  and stray alerts, counted at the Telegram emulator from the ``(story N)`` tag every
+  title carries; ``rate_summary``: the rates the emulator saw;
 - ``Publisher``: news arriving in the background at a random pace;
 - ``fast_settings`` / ``telegram_recipients`` / ``TOKEN_ENV``: monitor.yaml for a daemon
   under test (second-scale intervals and leases, Telegram at the emulator);
-- the ``tg`` fixture (the emulator with Telegram's rate limits enforced) and
-  ``leases_of`` (feeds a killed process still holds).
+- the ``tg`` fixture (the emulator with Telegram's rate limits enforced),
+  ``baselined`` (feeds past their first poll) and ``leases_of`` (feeds a killed
+  process still holds).
 
 Test support only: nothing here touches the daemon except through its feeds.
 """
@@ -30,10 +32,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
 
 from tests.support.configs import rss
+from tests.support.daemon_runner import DaemonProcess, DatabaseReader, Ticker, wait_until
 from tests.support.feed_server import FeedServer, Request, Response
 from tests.support.telegram_emulator import TELEGRAM_LIMITS, TelegramEmulator
 
@@ -52,6 +53,17 @@ STORY_TAG = re.compile(r"\(story (\d+)\)")
 # The watchlists the tests publish for, and how often a story is about each.
 WATCHLISTS = {"Starlink": "Starlink", "Kiriyenko": "Kiriyenko", "Rosatom": "Rosatom"}
 WEIGHTS = {"Starlink": 0.4, "Kiriyenko": 0.4, "Rosatom": 0.2}
+
+
+def subscriptions(first_chat: int, group: int) -> dict[int, tuple[str, ...]]:
+    """Four private chats numbered from ``first_chat`` and a group, over ``WATCHLISTS``."""
+    return {
+        first_chat: ("Starlink", "Kiriyenko"),
+        first_chat + 1: ("Starlink",),
+        first_chat + 2: ("Kiriyenko",),
+        first_chat + 3: ("Rosatom", "Starlink"),
+        group: ("Rosatom",),  # a group: 20 messages a minute at most
+    }
 
 
 @dataclass(frozen=True)
@@ -115,6 +127,10 @@ class NewsDesk:
     def feeds_config(self, **fields: Any) -> list[dict[str, Any]]:
         """feeds.yaml entries for every feed (``fields`` added to each)."""
         return [{"url": self.url(f), "name": f, **fields} for f in self._items]
+
+    def watchlists_config(self) -> list[dict[str, Any]]:
+        """watchlists.yaml entries: each watchlist matching its one term."""
+        return [{"name": name, "terms": [term]} for name, term in self.watchlists.items()]
 
     def _serve(self, feed: str) -> Callable[[Request], Response]:
         def answer(_request: Request) -> Response:
@@ -230,6 +246,28 @@ def count_deliveries(
     )
 
 
+def delivered(tg: TelegramEmulator, expected: set[tuple[int, int]]) -> DeliveryCount:
+    """``expected`` against every message the emulator received so far."""
+    return count_deliveries(expected, tally(tg.all_messages()))
+
+
+def wait_drained(
+    tg: TelegramEmulator, expected: set[tuple[int, int]], timeout: float, step: float
+) -> bool:
+    """Wait until every ``expected`` alert arrived at the emulator."""
+    return wait_until(lambda: delivered(tg, expected).lost == 0, timeout=timeout, step=step)
+
+
+def rate_summary(tg: TelegramEmulator) -> str:
+    """The message rates the emulator saw (maxima) and how many 429s it answered."""
+    rates = tg.rates()
+    return (
+        f"max per chat/s {rates.max_per_chat_per_second}, per group/min "
+        f"{rates.max_per_group_per_minute}, overall/s {rates.max_overall_per_second}, "
+        f"429s {len(tg.requests(status=429))}"
+    )
+
+
 # -- configuration helpers ----------------------------------------------------------
 
 TOKEN_ENV = "MONITOR_TEST_TG_TOKEN"
@@ -273,7 +311,7 @@ def telegram_recipients(chats: Mapping[int, Sequence[str] | None]) -> list[dict[
     return found
 
 
-class Publisher:
+class Publisher(Ticker):
     """A background thread publishing an item every ``mean_s`` seconds on average.
 
     ``copy_share``: the share of stories published on several feeds at once (2 to
@@ -290,28 +328,20 @@ class Publisher:
         copy_share: float = 0.0,
         max_copies: int = 3,
     ) -> None:
+        super().__init__(mean_s)
         self.desk = desk
-        self.mean_s = mean_s
         self.rng = random.Random(seed)
         self.copy_share = copy_share
         self.max_copies = max_copies
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        while not self.stopped.wait(self.rng.expovariate(1 / self.mean_s)):
-            copies = 1
-            if self.copy_share > 0 and self.rng.random() < self.copy_share:
-                copies = self.rng.randint(2, self.max_copies)
-            self.desk.add(copies=copies)
+    def interval(self) -> float:
+        return self.rng.expovariate(1 / self.every_s)
 
-    def __enter__(self) -> Publisher:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stopped.set()
-        self.thread.join(5.0)
+    def tick(self) -> None:
+        copies = 1
+        if self.copy_share > 0 and self.rng.random() < self.copy_share:
+            copies = self.rng.randint(2, self.max_copies)
+        self.desk.add(copies=copies)
 
 
 # -- fixtures and database helpers -------------------------------------------------
@@ -324,15 +354,13 @@ def tg() -> Iterator[TelegramEmulator]:
         yield emulator
 
 
-def leases_of(url: str, pid: int) -> int:
+def baselined(daemon: DaemonProcess, feeds: int, timeout: float = 20.0) -> bool:
+    """Wait until at least ``feeds`` feeds made their first poll (the baseline)."""
+    done = "SELECT count(*) FROM feed WHERE baseline_done"
+    return wait_until(lambda: daemon.db.count(done) >= feeds, timeout)
+
+
+def leases_of(db: DatabaseReader, pid: int) -> int:
     """How many feeds a killed daemon still held (the next start releases them: the
     owner string ``host:pid:random`` names a process that is gone)."""
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            held = conn.execute(
-                text("SELECT count(*) FROM feed WHERE lease_owner LIKE :o"), {"o": f"%:{pid}:%"}
-            )
-            return int(held.scalar_one())
-    finally:
-        engine.dispose()
+    return db.count("SELECT count(*) FROM feed WHERE lease_owner LIKE :o", o=f"%:{pid}:%")
