@@ -23,7 +23,7 @@ test: $(STAMP) services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 3 --dist worksteal  # 3 workers: most tests wait on I/O
 
 # Long reliability runs (not in CI): leak soak, many kills.
 soak: $(STAMP) services
