@@ -1,7 +1,7 @@
 """Per-item cost of `assign_story` (the story index in the database) with 1k to 1M stories.
 
 Usage: python -m bench.bench_cluster_db [--sizes 1000,100000,1000000] [--queries 1000]
-       [--backends sqlite,postgresql] [--pg postgresql://postgres@127.0.0.1:5432/test]
+       [--rounds 20] [--backends sqlite,postgresql] [--pg postgresql://postgres@127.0.0.1:5432/test]
        [--dir /tmp/bench_cluster_db]
 
 No corpus: the window is filled with the synthetic fingerprints of bench.bench_cluster
@@ -12,6 +12,11 @@ the key table's indexes built), one single-item story per item. Then each query 
 is stored as the pipeline stores it: ``insert_items`` + ``assign_story`` in write
 transactions of 10 items (a feed poll). Half the queries rewrite a stored story (half
 its terms), half are new stories.
+
+Every window is built first; then the targets (backend and size) take turns, in
+``--rounds`` slices of their queries, rotating who goes first: a drift of the machine's
+speed during the run (seen here: 3x within an hour) touches every size alike instead of
+landing on whichever size ran last.
 
 Figures per backend and size: build seconds (generation and SQLite load; PostgreSQL
 adds its copy); bytes per story of the index tables (story_key + story_fingerprint +
@@ -31,7 +36,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import islice
 from pathlib import Path
@@ -61,6 +66,7 @@ DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 BATCH = 10  # items per write transaction, as one feed poll stores them
 INDEX_TABLES = ("story_key", "story_fingerprint", "story_term")
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+NOW = START + DEFAULT_SETTINGS.window * 0.9  # when the queries arrive
 
 
 @dataclass
@@ -237,48 +243,75 @@ def sizes_on_disk(database: Database) -> dict[str, int]:
         return {name: int(n) for name, n in rows}
 
 
-def run_queries(database: Database, window: Window, queries: int) -> dict[str, float]:
-    """Store ``queries`` items through insert_items + assign_story; time each step."""
-    synth = window.synth
+@dataclass
+class Target:
+    """One backend and window size under measurement, with what its rounds measured."""
+
+    backend: str
+    size: int
+    database: Database
+    built: float  # build seconds
+    on_disk: dict[str, int]
+    items: list[Fingerprint]  # the query items, the same on each backend
+    feed_id: int
+    lookups: list[float] = field(default_factory=list)
+    compared: int = 0
+    assign: list[float] = field(default_factory=list)
+    transactions: list[float] = field(default_factory=list)
+    joined: int = 0
+
+
+def prepare(
+    backend: str, size: int, url: str, window: Window, built: float, queries: int
+) -> Target:
+    """A target with its query items: half rewrites of stored stories, half new stories."""
+    database = Database(url)
+    synth = query_synth(size)
     rng = random.Random(7)
-    now = START + DEFAULT_SETTINGS.window * 0.9
     items = [synth.item(rng.choice(window.sample) if q % 2 == 0 else None) for q in range(queries)]
     with database.writing() as conn:
         feed = Feed(url="https://queries.example/rss", name="queries")
-        feed_id = feed_store.sync_feeds(conn, [feed], now)[feed.url]
-    lookups = []
-    compared = 0
-    with database.reading() as conn:  # the index step alone, on a read transaction
+        feed_id = feed_store.sync_feeds(conn, [feed], NOW)[feed.url]
+    return Target(backend, size, database, built, sizes_on_disk(database), items, feed_id)
+
+
+def look_up(target: Target, items: list[Fingerprint]) -> None:
+    """The index step alone (``candidates``), on a read transaction."""
+    with target.database.reading() as conn:
         index = SqlStoryIndex(conn)
-        for fp in items[: min(200, queries)]:
+        for fp in items:
             started = time.perf_counter()
-            compared += len(index.candidates(fp, now))
-            lookups.append(time.perf_counter() - started)
-    assign: list[float] = []
-    transactions: list[float] = []
-    joined = 0
+            target.compared += len(index.candidates(fp, NOW))
+            target.lookups.append(time.perf_counter() - started)
+
+
+def store(target: Target, items: list[Fingerprint]) -> None:
+    """Store items as a poll does: insert_items + assign_story, BATCH per write transaction."""
     for start in range(0, len(items), BATCH):
         batch = items[start : start + BATCH]
-        entries = [_entry(fp, now) for fp in batch]
+        entries = [_entry(fp, NOW) for fp in batch]
         started = time.perf_counter()
-        with database.writing() as conn:
-            ids = item_store.insert_items(conn, feed_id, entries, now)
+        with target.database.writing() as conn:
+            ids = item_store.insert_items(conn, target.feed_id, entries, NOW)
             for entry, fp in zip(entries, batch, strict=True):
                 t = time.perf_counter()
                 found = assign_story(
-                    conn, item_id=ids[entry.key], entry=entry, fingerprint=fp, now=now
+                    conn, item_id=ids[entry.key], entry=entry, fingerprint=fp, now=NOW
                 )
-                assign.append(time.perf_counter() - t)
-                joined += not found.is_new
-        transactions.append((time.perf_counter() - started) / len(batch))
-    return {
-        "assign_median_us": statistics.median(assign) * 1e6,
-        "assign_mean_us": statistics.fmean(assign) * 1e6,
-        "lookup_median_us": statistics.median(lookups) * 1e6,
-        "txn_ms_per_item": statistics.median(transactions) * 1e3,
-        "candidates": compared / len(lookups),
-        "joined": joined / len(items),
-    }
+                target.assign.append(time.perf_counter() - t)
+                target.joined += not found.is_new
+        target.transactions.append((time.perf_counter() - started) / len(batch))
+
+
+def interleave(targets: list[Target], rounds: int, lookups: int) -> None:
+    """Each target's queries in ``rounds`` slices, the targets taking turns (rotated per
+    round): a drift of the machine's speed during the run touches every size alike."""
+    for step, part in ((look_up, lookups), (store, len(targets[0].items))):
+        for r in range(rounds):
+            turn = targets[r % len(targets) :] + targets[: r % len(targets)]
+            for target in turn:
+                share = part * r // rounds, part * (r + 1) // rounds
+                step(target, target.items[share[0] : share[1]])
 
 
 def _entry(fp: Fingerprint, now: Any) -> Entry:
@@ -298,6 +331,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", default="1000,100000,1000000")
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=20, help="turns the targets take")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument(
         "--pg", default=DEFAULT_PG, help="PostgreSQL URL allowed to create databases"
@@ -307,6 +341,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     backends = args.backends.split(",")
     args.dir.mkdir(parents=True, exist_ok=True)
+    targets: list[Target] = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        path = args.dir / f"window_{size}.db"
+        window = build_sqlite(path, size, seed=size)
+        print(f"built {size:,} stories in {window.seconds:.0f} s", flush=True)
+        for backend in backends:
+            url, built = f"sqlite:///{path}", window.seconds
+            if backend == "postgresql":
+                name = f"bench_cluster_db_{size}"
+                built += build_postgres(args.pg, name, path, size)
+                url = pg_url(args.pg, name)
+            targets.append(prepare(backend, size, url, window, built, args.queries))
+    interleave(targets, args.rounds, min(200, args.queries))
     print(
         f"{'backend':>10s} {'stories':>9s} {'build s':>8s} {'idx B/st':>9s} {'story B':>8s} "
         f"{'assign med':>10s} {'mean':>7s} {'lookup':>7s} {'txn ms':>7s} {'cands':>6s} "
@@ -314,38 +361,38 @@ def main(argv: list[str] | None = None) -> None:
     )
     first: dict[str, float] = {}
     previous: dict[str, float] = {}
-    for size in (int(s) for s in args.sizes.split(",")):
-        path = args.dir / f"window_{size}.db"
-        window = build_sqlite(path, size, seed=size)
-        built = {"sqlite": window.seconds}
-        if "postgresql" in backends:  # copied before the SQLite file takes the queries
-            name = f"bench_cluster_db_{size}"
-            built["postgresql"] = window.seconds + build_postgres(args.pg, name, path, size)
-        for backend in backends:
-            url = f"sqlite:///{path}" if backend == "sqlite" else pg_url(args.pg, name)
-            database = Database(url)
-            on_disk = sizes_on_disk(database)
-            window.synth = query_synth(size)  # the same queries on each backend
-            result = run_queries(database, window, args.queries)
-            database.dispose()
-            first.setdefault(backend, result["assign_median_us"])
-            index_bytes = sum(on_disk.get(t, 0) for t in INDEX_TABLES)
-            print(
-                f"{backend:>10s} {size:9d} {built[backend]:8.1f} {index_bytes / size:9.0f} "
-                f"{on_disk.get('story', 0) / size:8.0f} {result['assign_median_us']:10.0f} "
-                f"{result['assign_mean_us']:7.0f} {result['lookup_median_us']:7.0f} "
-                f"{result['txn_ms_per_item']:7.2f} {result['candidates']:6.1f} "
-                f"{result['joined']:7.2f} {result['assign_median_us'] / first[backend]:6.2f} "
-                f"{result['assign_median_us'] / previous.get(backend, first[backend]):7.2f}",
-                flush=True,
-            )
-            previous[backend] = result["assign_median_us"]
-            if backend != "sqlite" and not args.keep:
-                with psycopg.connect(args.pg, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "bench_cluster_db_{size}" WITH (FORCE)')
-        if not args.keep:
-            path.unlink(missing_ok=True)
-            for extra in ("-wal", "-shm"):
+    for target in sorted(targets, key=lambda t: (backends.index(t.backend), t.size)):
+        backend, size = target.backend, target.size
+        assign = statistics.median(target.assign) * 1e6
+        first.setdefault(backend, assign)
+        index_bytes = sum(target.on_disk.get(t, 0) for t in INDEX_TABLES)
+        print(
+            f"{backend:>10s} {size:9d} {target.built:8.1f} {index_bytes / size:9.0f} "
+            f"{target.on_disk.get('story', 0) / size:8.0f} {assign:10.0f} "
+            f"{statistics.fmean(target.assign) * 1e6:7.0f} "
+            f"{statistics.median(target.lookups) * 1e6:7.0f} "
+            f"{statistics.median(target.transactions) * 1e3:7.2f} "
+            f"{target.compared / len(target.lookups):6.1f} "
+            f"{target.joined / len(target.items):7.2f} {assign / first[backend]:6.2f} "
+            f"{assign / previous.get(backend, first[backend]):7.2f}",
+            flush=True,
+        )
+        previous[backend] = assign
+        target.database.dispose()
+    if not args.keep:
+        drop(args, targets)
+
+
+def drop(args: argparse.Namespace, targets: list[Target]) -> None:
+    """Delete the built databases."""
+    for target in targets:
+        if target.backend == "postgresql":
+            with psycopg.connect(args.pg, autocommit=True) as conn:
+                name = f"bench_cluster_db_{target.size}"
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            path = args.dir / f"window_{target.size}.db"
+            for extra in ("", "-wal", "-shm"):
                 Path(f"{path}{extra}").unlink(missing_ok=True)
 
 

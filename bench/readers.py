@@ -145,12 +145,13 @@ def parse_cluster(out: str) -> list[Figure]:
         return [figure("cluster.ratio", "Clustering cost ratio", None)]
     sizes = [int(r[0]) for r in rows]
     cost = [_float(r[3]) for r in rows]
-    data = "in-memory story index, synthetic fingerprints (Zipf vocabulary)"
+    # the daemon clusters with the SQL index (bench_cluster_db carries issue 4's target);
+    # this is the in-memory reference the SQL index is tested against
+    data = "in-memory reference index (not the daemon's), synthetic fingerprints"
     biggest = sizes[-1]
-    target = Target("<=", 1.25) if biggest >= 1_000_000 else None
     return [
         figure("cluster.ratio", f"Clustering cost per item, {biggest:,} / {sizes[0]:,} "
-               "stories (in memory)", cost[-1] / cost[0], "x", target, data,
+               "stories (in-memory reference)", cost[-1] / cost[0], "x", None, data,
                f"median {cost[0]:.0f} µs at {sizes[0]:,}, {cost[-1]:.0f} µs at {biggest:,}"),
         figure("cluster.slope", "Clustering cost vs window size, log-log slope",
                loglog_slope(sizes, cost), "", None, data),

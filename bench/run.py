@@ -131,7 +131,7 @@ def read_section(bench: Bench) -> Section:
         f.how = command if reader is not None else f.how
         f.section = bench.name
         if f.met is False and f.key in REMEDIES:
-            f.note = (f.note + " " if f.note else "") + REMEDIES[f.key]
+            f.note = (f.note.rstrip(".") + ". " if f.note else "") + REMEDIES[f.key]
     output = stdout + (STDERR + stderr[-3000:] if code else "")
     return Section(bench.name, bench.title, command, float(meta["seconds"]), code, figures,
                    profiles, bench.about, human_output(output))  # fmt: skip
