@@ -29,6 +29,10 @@ _SQLITE_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=30000",
+    # 32 MiB page cache per connection (SQLite's default is 2 MiB): the story index's
+    # document frequencies and key ranking stay in memory in a big window
+    # (bench_cluster_db: assign_story at 100,000 stories 1.39x -> 1.27x the cost at 1,000)
+    "PRAGMA cache_size=-32768",
 )
 
 
