@@ -50,7 +50,10 @@ def build(tmp_path: Path, now: datetime) -> Config:
                 )
         conn.exec_driver_sql("UPDATE delivery SET state = 'sent' WHERE id = 1")
         feed_store.record_poll(
-            conn, good, PollRecord("ok", now - timedelta(minutes=3), now + timedelta(minutes=7))
+            # next poll 7.5 min ahead: still "in 7m" when the command runs seconds later
+            conn,
+            good,
+            PollRecord("ok", now - timedelta(minutes=3), now + timedelta(minutes=7, seconds=30)),
         )
         health_store.save_cadence(conn, good, 420.0, missed=False, now=now)
         failed = PollRecord(

@@ -138,13 +138,17 @@ def test_kill_9_loses_nothing_and_sigterm_restarts_deliver_exactly_once(tmp_path
         refused = len(tg.requests(status=429))
     lost = sum(1 for key in planned if received[key] == 0)
     duplicates = sum(n - 1 for n in received.values() if n > 1)
-    duplicates_after_kills = sum(n - 1 for n in after_kills.values() if n > 1)
+    # a kill can leave an alert sent but not recorded; it goes again when its lease runs
+    # out, which may be after the last kill: a duplicate of an alert first received
+    # during the kills is the kills' (as in test_daemon_crash)
+    from_sigterm = sum(n - 1 for k, n in received.items() if n > 1 and after_kills[k] == 0)
+    duplicates_after_kills = duplicates - from_sigterm
     stray = sum(1 for key in received if key not in planned)
     print(
         f"\ncrash: {len(planned)} alerts, {KILLS} kill -9 ({kills_in_flight} with claims "
         f"in flight), {TERMS} SIGTERM; lost {lost}, duplicates {duplicates} "
         f"({duplicates_after_kills} from the kills, "
-        f"{duplicates - duplicates_after_kills} from the SIGTERMs); "
+        f"{from_sigterm} from the SIGTERMs); "
         f"SIGTERM stop p95 {sorted(stop_times)[int(0.95 * len(stop_times)) - 1]:.2f} s; "
         f"max per chat/s {rates.max_per_chat_per_second}, per group/min "
         f"{rates.max_per_group_per_minute}, overall/s {rates.max_overall_per_second}; "
@@ -153,7 +157,7 @@ def test_kill_9_loses_nothing_and_sigterm_restarts_deliver_exactly_once(tmp_path
     assert stray == 0
     assert lost == 0
     assert duplicates <= KILLS
-    assert duplicates == duplicates_after_kills  # SIGTERM restarts: exactly once
+    assert from_sigterm == 0  # SIGTERM restarts: exactly once
     with db.reading() as conn:
         assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
     db.dispose()
