@@ -71,10 +71,9 @@ NOW = START + DEFAULT_SETTINGS.window * 0.9  # when the queries arrive
 
 @dataclass
 class Window:
-    """What a build leaves for the queries: stored fingerprints to rewrite, the generator."""
+    """What a build leaves for the queries: stored fingerprints to rewrite, build seconds."""
 
     sample: list[Fingerprint]
-    synth: Synth
     seconds: float
 
 
@@ -151,7 +150,7 @@ def build_sqlite(path: Path, size: int, seed: int) -> Window:
     raw.execute("COMMIT")
     raw.execute("PRAGMA journal_mode=WAL")
     raw.close()
-    return Window(sample, query_synth(size), time.perf_counter() - started)
+    return Window(sample, time.perf_counter() - started)
 
 
 def query_synth(size: int) -> Synth:
@@ -220,6 +219,11 @@ def _pg_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
     if len(row) == 12:  # a fingerprint: has_text is stored as 0/1 in SQLite
         return (*row[:11], bool(row[11]))
     return row
+
+
+def pg_name(size: int) -> str:
+    """The PostgreSQL database of the ``size`` window."""
+    return f"bench_cluster_db_{size}"
 
 
 def pg_url(admin: str, name: str) -> str:
@@ -349,9 +353,8 @@ def main(argv: list[str] | None = None) -> None:
         for backend in backends:
             url, built = f"sqlite:///{path}", window.seconds
             if backend == "postgresql":
-                name = f"bench_cluster_db_{size}"
-                built += build_postgres(args.pg, name, path, size)
-                url = pg_url(args.pg, name)
+                built += build_postgres(args.pg, pg_name(size), path, size)
+                url = pg_url(args.pg, pg_name(size))
             targets.append(prepare(backend, size, url, window, built, args.queries))
     interleave(targets, args.rounds, min(200, args.queries))
     print(
@@ -388,8 +391,7 @@ def drop(args: argparse.Namespace, targets: list[Target]) -> None:
     for target in targets:
         if target.backend == "postgresql":
             with psycopg.connect(args.pg, autocommit=True) as conn:
-                name = f"bench_cluster_db_{target.size}"
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f'DROP DATABASE IF EXISTS "{pg_name(target.size)}" WITH (FORCE)')
         else:
             path = args.dir / f"window_{target.size}.db"
             for extra in ("", "-wal", "-shm"):

@@ -123,17 +123,19 @@ def release_feeds(conn: Connection, owner: str) -> None:
     )
 
 
+def owner_pid(owner: str | None) -> int | None:
+    """The process id in a lease owner ``host:pid:random`` (None for another shape)."""
+    parts = (owner or "").split(":")
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
 def release_dead_owners(conn: Connection, host: str, alive: Callable[[int], bool]) -> int:
     """Release the leases of instances on ``host`` whose process is gone (killed, crashed):
     a restarted daemon need not wait for them to lapse. Owners are ``host:pid:random``."""
     owners = conn.execute(
         select(_feed.c.lease_owner).where(_feed.c.lease_owner.like(f"{host}:%")).distinct()
     ).scalars()
-    dead = []
-    for owner in owners:
-        parts = owner.split(":")
-        if len(parts) == 3 and parts[1].isdigit() and not alive(int(parts[1])):
-            dead.append(owner)
+    dead = [o for o in owners if (pid := owner_pid(o)) is not None and not alive(pid)]
     if not dead:
         return 0
     result = conn.execute(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.service.leader import LEADER_LOCK
+from monitor.store.feeds import owner_pid
 from tests.support.daemon_runner import REPOSITORY, DaemonProcess, DatabaseReader, Ticker
 from tests.support.news_desk import NewsItem
 
@@ -73,12 +74,6 @@ def leader_holders(db: DatabaseReader) -> int:
         "WHERE datname = current_database())",
         k=LEADER_LOCK,
     )
-
-
-def owner_pid(owner: str | None) -> int | None:
-    """The pid in a lease owner ``host:pid:random``."""
-    parts = (owner or "").split(":")
-    return int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
 
 
 class ClaimSampler(Ticker):
