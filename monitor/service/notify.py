@@ -109,8 +109,8 @@ class WatchdogPinger:
     ``ticks`` returns a counter the scheduler increases on every tick; it must have moved
     within the last ``stall_s`` seconds (not necessarily since the last ping: pings may
     come faster than ticks). ``probe`` is an async call that must complete (e.g.
-    ``SELECT 1``) for the database to count as answering. ``beat()`` makes one decision;
-    ``run()`` beats every ``interval_s``.
+    ``SELECT 1``) within half an interval for the database to count as answering.
+    ``beat()`` makes one decision; ``run()`` beats every ``interval_s``.
     """
 
     def __init__(
@@ -146,11 +146,14 @@ class WatchdogPinger:
             self._moved_at = now
         elif now - self._moved_at > self.stall_s:
             return self._withhold(f"the scheduler has not ticked for {self.stall_s:.0f}s")
+        # half an interval: a withheld ping is decided (and logged) well before the
+        # supervisor's deadline, two intervals after the last ping
+        limit = self.interval_s / 2
         try:
-            async with asyncio.timeout(self.interval_s):
+            async with asyncio.timeout(limit):
                 await self.probe()
         except TimeoutError:
-            return self._withhold(f"the database did not answer within {self.interval_s:.0f}s")
+            return self._withhold(f"the database did not answer within {limit:g}s")
         except Exception as exc:  # any failure of the probe means: not healthy
             return self._withhold(f"the database probe failed: {exc}")
         if self.notifier.watchdog():
