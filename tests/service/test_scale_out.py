@@ -23,10 +23,7 @@ contact anything but 127.0.0.1.
 
 from __future__ import annotations
 
-import contextlib
 import random
-import shutil
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -65,6 +62,7 @@ from tests.support.news_desk import (
     wait_drained,
 )
 from tests.support.news_desk import tg as tg
+from tests.support.private_pg import PrivateServer, private_server
 from tests.support.telegram_emulator import TelegramEmulator
 
 pytestmark = pytest.mark.postgres
@@ -273,53 +271,18 @@ def test_three_instances_alert_once_and_survive_kill_9(
 # -- a PostgreSQL restart ----------------------------------------------------------------
 
 
-def pg_cluster() -> tuple[str, str]:
-    """(version, name) of the local cluster that pg_ctlcluster manages."""
-    base = Path("/etc/postgresql")
-    if shutil.which("pg_ctlcluster") is None or not base.is_dir():
-        pytest.fail("pg_ctlcluster and /etc/postgresql are needed to restart the server")
-    for version in sorted(base.iterdir()):
-        if (version / "main").is_dir():
-            return version.name, "main"
-    pytest.fail("no PostgreSQL cluster under /etc/postgresql")
-
-
-def pg_ready(timeout: float = 60.0) -> bool:
-    return wait_until(
-        lambda: subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"], timeout=10).returncode == 0,
-        timeout=timeout,
-        step=0.2,
-    )
-
-
-@contextlib.contextmanager
-def server_kept_running() -> Iterator[None]:
-    """Whatever happens inside, the shared server is up again at the end."""
-    try:
-        yield
-    finally:
-        if not pg_ready(5):
-            version, name = pg_cluster()
-            start = ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "start"]
-            subprocess.run(start, capture_output=True, timeout=120)
-        assert pg_ready(60), "the PostgreSQL server did not come back: run .ci/postgres-up"
-
-
-def restart_server() -> float:
-    """Restart the local PostgreSQL server (fast shutdown); seconds until it accepts again."""
-    version, name = pg_cluster()
-    began = time.monotonic()
-    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "restart"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert pg_ready(60)
-    return time.monotonic() - began
+@pytest.fixture
+def private_pg() -> Iterator[PrivateServer]:
+    """A PostgreSQL server of this test's own: restarting the shared one would cut the
+    connections of the tests running beside it."""
+    with private_server() as server:
+        yield server
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_a_postgresql_restart_is_survived(
-    tmp_path: Path, feed_server: FeedServer, tg: TelegramEmulator, pg_url: str
+    tmp_path: Path, feed_server: FeedServer, tg: TelegramEmulator, private_pg: PrivateServer
 ) -> None:
     """2 instances, news arriving, the server restarts: they keep running, reconnect, and
     every story still reaches every subscribed chat."""
@@ -329,20 +292,20 @@ def test_a_postgresql_restart_is_survived(
         tmp_path,
         feed_server,
         tg,
-        pg_url,
+        private_pg.create_database("monitor"),
         feeds=feeds,
         baseline=feeds,
         fetch=fetch,
         names=["r1", "r2"],
     )
-    with server_kept_running(), daemons(*instances):
+    with daemons(*instances):
         start_all(instances)
         assert baselined(instances[0], len(feeds), 30), instances[0].tail()
         with Publisher(desk, mean_s=0.7, seed=21, copy_share=0.25):
             time.sleep(10)
             before = len(desk.published)
             restarted_at = time.monotonic()
-            restart_s = restart_server()
+            restart_s = private_pg.restart()
             back_at = time.monotonic()
             time.sleep(20)
         drain_s = drain(tg, desk, timeout=240)

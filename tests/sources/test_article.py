@@ -183,11 +183,13 @@ def test_a_slow_extraction_times_out() -> None:
 @pytest.mark.slow
 def test_a_huge_page_within_the_caps_is_extracted_in_time() -> None:
     html = huge_page(6_000)  # about 0.9 MB, 12,000 tags: ten times a large news page
-    start = time.monotonic()
-    article = extract_article(html)
-    elapsed = time.monotonic() - start
+    # judged on the CPU it costs (without a deadline it runs on this thread), not on the
+    # wall clock, which other processes on a loaded machine stretch: 0.8 s here alone
+    start = time.thread_time()
+    article = extract_article(html, timeout_s=None)
+    cpu_s = time.thread_time() - start
     assert article.ok, article.problem
-    assert elapsed < EXTRACT_TIMEOUT_S
+    assert cpu_s < EXTRACT_TIMEOUT_S / 2, cpu_s
     assert "witness number 5999" in article.text
     assert "Read more" not in article.text
 
