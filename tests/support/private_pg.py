@@ -61,32 +61,24 @@ class PrivateServer:
     def init(self) -> None:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
-        self._run(
-            "initdb",
-            "-D",
-            str(self.data),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        )
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "-E", "UTF8", "--no-sync")  # fmt: skip
+
+    def _ctl(self, *action: str) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-o", self.options, "-l", self.log, "-w",
+                  *action)  # fmt: skip
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-o", self.options, "-l", self.log, "-w",
-                  "start")  # fmt: skip
+        self._ctl("start")
 
     def restart(self) -> float:
         """Fast shutdown and start again; seconds until it accepts connections."""
         began = time.monotonic()
-        self._run("pg_ctl", "-D", str(self.data), "-o", self.options, "-l", self.log,
-                  "-m", "fast", "-w", "restart")  # fmt: skip
+        self._ctl("-m", "fast", "restart")
         return time.monotonic() - began
 
     def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        self._ctl("-m", "immediate", "stop")
 
     def create_database(self, name: str) -> str:
         """A new database; its SQLAlchemy URL."""
