@@ -172,7 +172,14 @@ def anchor(word: str) -> str:
     vowels, and ``word_forms`` gives it no ending that replaces them.
     """
     key = skeleton(_stem(word))
-    return key if len(key) >= 3 else skeleton(word)
+    if len(key) < 3:
+        key = skeleton(word)
+    # the skeleton rules can rewrite letters across the join of a word and its ending
+    # (abaei + e): keep what the skeleton of every form, of every kind of item, starts with
+    for form in skeleton_forms(word, cyrillic=True, indonesian=True, proper=False):
+        while not form.startswith(key):
+            key = key[:-1]
+    return key
 
 
 def prefix_anchor(prefix: str) -> str:

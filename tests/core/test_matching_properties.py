@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitor.core.matcher import compile_watchlists
@@ -179,6 +179,7 @@ latin_word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size
 
 @FAST
 @given(latin_word, st.booleans(), st.booleans(), st.booleans())
+@example("abaei", True, False, False)  # abaei+e: the skeleton rewrites across the join
 def test_the_index_key_of_a_word_prefixes_every_accepted_skeleton(
     word: str, cyrillic: bool, indonesian: bool, proper: bool
 ) -> None:
