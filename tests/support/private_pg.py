@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.support.feed_server import closed_port
 
 
 def bin_dir() -> Path:
@@ -30,13 +31,6 @@ def bin_dir() -> Path:
     if initdb is None:
         raise RuntimeError("PostgreSQL's initdb is not installed (Debian: postgresql)")
     return Path(initdb).parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class PrivateServer:
@@ -90,7 +84,7 @@ class PrivateServer:
 def private_server() -> Iterator[PrivateServer]:
     """A started private server, stopped and removed at the end."""
     root = Path(tempfile.mkdtemp(prefix="monitor-pg-"))
-    server = PrivateServer(root, free_port())
+    server = PrivateServer(root, closed_port())  # a port nobody listens on yet
     try:
         server.init()
         try:
