@@ -31,11 +31,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from monitor.store.delivery_tables import upsert_insert
-from monitor.store.types import UTCDateTime
-
-
-def _utc(*, nullable: bool = True) -> Column[datetime]:
-    return Column(UTCDateTime(), nullable=nullable)
+from monitor.store.types import utc_column
 
 
 class BotChatRow(SQLModel, table=True):
@@ -53,8 +49,8 @@ class BotChatRow(SQLModel, table=True):
     quiet_start: str | None = Field(default=None, sa_column=Column(Text))
     quiet_end: str | None = Field(default=None, sa_column=Column(Text))
     timezone: str | None = Field(default=None, sa_column=Column(Text))
-    created_at: datetime = Field(sa_column=_utc(nullable=False))
-    updated_at: datetime = Field(sa_column=_utc(nullable=False))
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
 class BotSubscriptionRow(SQLModel, table=True):
@@ -64,7 +60,7 @@ class BotSubscriptionRow(SQLModel, table=True):
 
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     watchlist: str = Field(sa_column=Column(Text, primary_key=True))
-    created_at: datetime = Field(sa_column=_utc(nullable=False))
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
 class BotWatchlistRow(SQLModel, table=True):
@@ -75,8 +71,8 @@ class BotWatchlistRow(SQLModel, table=True):
     owner: str = Field(sa_column=Column(Text, primary_key=True))  # recipient key
     name: str = Field(sa_column=Column(Text, primary_key=True))
     query: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(sa_column=_utc(nullable=False))
-    updated_at: datetime = Field(sa_column=_utc(nullable=False))
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
 class BotMuteRow(SQLModel, table=True):
@@ -93,8 +89,8 @@ class BotMuteRow(SQLModel, table=True):
     kind: str = Field(sa_column=Column(Text, nullable=False))  # story, feed, watchlist
     target: str = Field(sa_column=Column(Text, nullable=False))  # story id, feed id, name
     label: str = Field(default="", sa_column=Column(Text, nullable=False))  # for people
-    until: datetime | None = Field(default=None, sa_column=_utc())  # None = for good
-    created_at: datetime = Field(sa_column=_utc(nullable=False))
+    until: datetime | None = Field(default=None, sa_column=utc_column())  # None = for good
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
 class BotFeedbackRow(SQLModel, table=True):
@@ -112,7 +108,7 @@ class BotFeedbackRow(SQLModel, table=True):
     recipient: str = Field(sa_column=Column(Text, nullable=False))
     user_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     title: str = Field(default="", sa_column=Column(Text, nullable=False))  # the story's, then
-    created_at: datetime = Field(sa_column=_utc(nullable=False))
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
 class BotAccessRow(SQLModel, table=True):
@@ -123,8 +119,8 @@ class BotAccessRow(SQLModel, table=True):
     principal: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     status: str = Field(sa_column=Column(Text, nullable=False))  # pending, approved, denied
     name: str = Field(default="", sa_column=Column(Text, nullable=False))
-    requested_at: datetime = Field(sa_column=_utc(nullable=False))
-    decided_at: datetime | None = Field(default=None, sa_column=_utc())
+    requested_at: datetime = Field(sa_column=utc_column(nullable=False))
+    decided_at: datetime | None = Field(default=None, sa_column=utc_column())
     decided_by: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
@@ -134,7 +130,7 @@ class BotUpdateRow(SQLModel, table=True):
     __tablename__ = "bot_update"
 
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    processed_at: datetime = Field(sa_column=_utc(nullable=False))
+    processed_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
 class BotStateRow(SQLModel, table=True):

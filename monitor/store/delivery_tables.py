@@ -25,13 +25,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
 
 from monitor.core.models import Recipient
-from monitor.store.types import UTCDateTime
+from monitor.store.types import utc_column
 
 ACTIVE, STOPPED = "active", "stopped"
-
-
-def _utc(*, nullable: bool = True) -> Column[datetime]:
-    return Column(UTCDateTime(), nullable=nullable)
 
 
 class RecipientStateRow(SQLModel, table=True):
@@ -42,11 +38,11 @@ class RecipientStateRow(SQLModel, table=True):
     recipient: str = Field(sa_column=Column(Text, primary_key=True))
     status: str = Field(default=ACTIVE, sa_column=Column(Text, nullable=False))
     address: str | None = Field(default=None, sa_column=Column(Text))
-    next_attempt_at: datetime | None = Field(default=None, sa_column=_utc())
+    next_attempt_at: datetime | None = Field(default=None, sa_column=utc_column())
     failures: int = Field(default=0)
     stops: int = Field(default=0)
     last_error: str | None = Field(default=None, sa_column=Column(Text))
-    updated_at: datetime = Field(sa_column=_utc(nullable=False))
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
 class NoticeRow(SQLModel, table=True):
@@ -67,11 +63,11 @@ class NoticeRow(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     state: str = Field(default="pending", sa_column=Column(Text, nullable=False))
     attempts: int = Field(default=0)
-    created_at: datetime = Field(sa_column=_utc(nullable=False))
-    due_at: datetime = Field(sa_column=_utc(nullable=False))
-    claimed_until: datetime | None = Field(default=None, sa_column=_utc())
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    due_at: datetime = Field(sa_column=utc_column(nullable=False))
+    claimed_until: datetime | None = Field(default=None, sa_column=utc_column())
     claimed_by: str | None = Field(default=None, sa_column=Column(Text))
-    sent_at: datetime | None = Field(default=None, sa_column=_utc())
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column())
     message_ref: str | None = Field(default=None, sa_column=Column(Text))
     last_error: str | None = Field(default=None, sa_column=Column(Text))
 

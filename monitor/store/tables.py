@@ -12,11 +12,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from monitor.store.types import JSONList, JSONValue, UTCDateTime
-
-
-def _utc(*, nullable: bool = True, index: bool = False) -> Column[datetime]:
-    return Column(UTCDateTime(), nullable=nullable, index=index)
+from monitor.store.types import JSONList, JSONValue, utc_column
 
 
 class FeedRow(SQLModel, table=True):
@@ -35,12 +31,12 @@ class FeedRow(SQLModel, table=True):
     error_streak: int = Field(default=0)
     last_status: str | None = Field(default=None, sa_column=Column(Text))
     last_error: str | None = Field(default=None, sa_column=Column(Text))
-    last_polled_at: datetime | None = Field(default=None, sa_column=_utc())
-    last_success_at: datetime | None = Field(default=None, sa_column=_utc())
-    next_poll_at: datetime | None = Field(default=None, sa_column=_utc(index=True))
+    last_polled_at: datetime | None = Field(default=None, sa_column=utc_column())
+    last_success_at: datetime | None = Field(default=None, sa_column=utc_column())
+    next_poll_at: datetime | None = Field(default=None, sa_column=utc_column(index=True))
     lease_owner: str | None = Field(default=None, sa_column=Column(Text))
     """The instance polling this feed now (several instances share one database)."""
-    lease_until: datetime | None = Field(default=None, sa_column=_utc())
+    lease_until: datetime | None = Field(default=None, sa_column=utc_column())
     """When that claim lapses (a dead instance's feeds are taken over after it)."""
 
 
@@ -54,8 +50,8 @@ class StoryRow(SQLModel, table=True):
     url: str | None = Field(default=None, sa_column=Column(Text))
     headline_item_id: int | None = Field(default=None)
     item_count: int = Field(default=1)
-    first_seen_at: datetime = Field(sa_column=_utc(nullable=False))
-    last_seen_at: datetime = Field(sa_column=_utc(nullable=False, index=True))
+    first_seen_at: datetime = Field(sa_column=utc_column(nullable=False))
+    last_seen_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
 
 
 class ItemRow(SQLModel, table=True):
@@ -82,8 +78,8 @@ class ItemRow(SQLModel, table=True):
     article_problem: str | None = Field(default=None, sa_column=Column(Text))
     language: str | None = Field(default=None, sa_column=Column(Text))
     author: str | None = Field(default=None, sa_column=Column(Text))
-    published_at: datetime = Field(sa_column=_utc(nullable=False))
-    fetched_at: datetime = Field(sa_column=_utc(nullable=False, index=True))
+    published_at: datetime = Field(sa_column=utc_column(nullable=False))
+    fetched_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
     story_id: int | None = Field(default=None, foreign_key="story.id", index=True)
 
 
@@ -100,7 +96,7 @@ class MatchRow(SQLModel, table=True):
     terms: list[str] = Field(sa_column=Column(JSONList(), nullable=False))
     snippet: str = Field(sa_column=Column(Text, nullable=False))
     highlights: list[list[int]] = Field(sa_column=Column(JSONValue(), nullable=False))
-    created_at: datetime = Field(sa_column=_utc(nullable=False))
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
 class DeliveryRow(SQLModel, table=True):
@@ -123,16 +119,16 @@ class DeliveryRow(SQLModel, table=True):
     priority: str = Field(default="normal", sa_column=Column(Text, nullable=False))
     state: str = Field(default="pending", sa_column=Column(Text, nullable=False))
     attempts: int = Field(default=0)
-    created_at: datetime = Field(sa_column=_utc(nullable=False))
-    due_at: datetime = Field(sa_column=_utc(nullable=False))
-    claimed_until: datetime | None = Field(default=None, sa_column=_utc())
-    sent_at: datetime | None = Field(default=None, sa_column=_utc())
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    due_at: datetime = Field(sa_column=utc_column(nullable=False))
+    claimed_until: datetime | None = Field(default=None, sa_column=utc_column())
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column())
     message_ref: str | None = Field(default=None, sa_column=Column(Text))
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     hold: str | None = Field(default=None, sa_column=Column(Text))  # digest reason, if held
     claimed_by: str | None = Field(default=None, sa_column=Column(Text))
-    update_due_at: datetime | None = Field(default=None, sa_column=_utc())
-    last_update_at: datetime | None = Field(default=None, sa_column=_utc())
+    update_due_at: datetime | None = Field(default=None, sa_column=utc_column())
+    last_update_at: datetime | None = Field(default=None, sa_column=utc_column())
     updates: int = Field(default=0)
 
 

@@ -2,7 +2,8 @@
 
 ``UTCDateTime`` stores timezone-aware UTC datetimes (SQLite has no time zones:
 values are stored as naive UTC and come back aware). ``JSONList`` stores a list of
-strings as JSON text, ``JSONValue`` any JSON value.
+strings as JSON text, ``JSONValue`` any JSON value. ``utc_column`` is a table column of
+``UTCDateTime``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Text
+from sqlalchemy import Column, DateTime, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -64,3 +65,8 @@ class JSONValue(TypeDecorator[Any]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         return None if value is None else json.loads(value)
+
+
+def utc_column(*, nullable: bool = True, index: bool = False) -> Column[datetime]:
+    """A column of aware UTC datetimes (`UTCDateTime`)."""
+    return Column(UTCDateTime(), nullable=nullable, index=index)

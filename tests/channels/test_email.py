@@ -7,7 +7,6 @@ every RCPT/DATA attempt with the reply it got.
 from __future__ import annotations
 
 import shutil
-import socket
 import ssl
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from tests.channels.conftest import (
     email_channel_for,
     email_recipient,
 )
+from tests.support.feed_server import closed_port
 from tests.support.smtp_server import LocalSMTPServer, make_test_certificates
 
 ANA = "ana@readers.test"
@@ -255,12 +255,6 @@ class _Recorder:
         return "250 2.0.0 Ok: queued"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @needs_openssl
 async def test_implicit_tls(tmp_path: Path):
     files = make_test_certificates(tmp_path)
@@ -268,7 +262,7 @@ async def test_implicit_tls(tmp_path: Path):
     server_context.load_cert_chain(files.cert, files.key)
     recorder = _Recorder()
     controller = Controller(
-        recorder, hostname="127.0.0.1", port=_free_port(), ssl_context=server_context
+        recorder, hostname="127.0.0.1", port=closed_port(), ssl_context=server_context
     )
     controller.start()
     try:
