@@ -65,8 +65,8 @@ BENCHES = (
           (f"{C}/semeval2022_task8_pairs",),
           (f"{C}/semeval2022_task8_pairs", "--sizes", "1000,30000", "--queries", "500")),
     Bench("bench_cluster_db", "Clustering cost vs window size, in the database (issue 4)",
-          "assign_story per item on SQLite and PostgreSQL with 1,000 to 1,000,000 stories "
-          "bulk-loaded in the window.",
+          "assign_stories per item (one call per 10-item write transaction, as a poll) on "
+          "SQLite and PostgreSQL with 1,000 to 1,000,000 stories bulk-loaded in the window.",
           (), ("--sizes", "1000,10000", "--backends", "sqlite", "--queries", "200")),
     Bench("pipeline_floor", "The pipeline against its floor (issue 9)",
           "Complete polls (fetch, parse, normalise, store, cluster, match 1,000 terms, plan "
@@ -118,19 +118,17 @@ REMEDIES: dict[str, str] = {
     "Closing it is closing the poll cycle's time.",
     "alert_latency.delivered": "Items that had not arrived when the measurement "
     "window closed (the bench does not wait for stragglers); see the p95 line.",
-    "cluster_db.sqlite.ratio": "The work per item is bounded (1M / 100k: 1.10x). What grows "
-    "from 1k to 100k is 2 to 3 ms that does not shrink when the machine is fast, while the "
-    "1k cost does (3.8 ms here, 7.5 ms in a slow hour: 1.40x): a 1,000-story window fills "
-    "2.8 of the 4 candidate places (bigger windows compare 43 % more), and the document "
-    "frequencies and key postings are B-trees 8x and 100x bigger, no longer in the CPU's caches. "
-    "Upper bounds measured: a perfect process-wide frequency cache or 16 postings per key "
-    "instead of 32 did not move the 100k ratio beyond noise. To close it: an index whose "
-    "per-item memory touches do not grow with the window (a hot in-memory candidate index "
-    "of integer ids, the tables written behind).",
-    "cluster_db.postgresql.ratio": "As on SQLite (candidates 2.8 -> 4.0; 1.23x to 1.29x in "
-    "three runs); besides, a new item's ~40 postings land on ~44 index pages, each a "
-    "full-page image in the WAL after a checkpoint (354 KB of WAL per item at 100k). To "
-    "close it: wal_compression, the hot candidate index.",
+    "cluster_db.sqlite.ratio": "The work per item is bounded: flat from 100k to 1M (1.04x). "
+    "What grows from 1k to 100k is the price of each of ~500 random index accesses per item "
+    "(frequencies of 300-400 terms, 31 key ranges, 4-5 fingerprint rows, ~36 postings and "
+    "~90 counts written), about 2 µs more each once the index (4 MB at 1k, 370 MB at 100k) "
+    "no longer fits the CPU's caches; not the volume read (4 to 32 postings per key: the "
+    "same). A 256 MiB page cache, mmap, a process-wide frequency cache: within noise. "
+    "Closing it needs the index in fast memory at 1M: 430 MB of postings at least, over "
+    "the 300 MB memory target of issue 9 (docs/clustering.md#cost).",
+    "cluster_db.postgresql.ratio": "As on SQLite (flat from 100k: 1.09x); besides, a new "
+    "item's ~40 postings land on ~44 index pages, each a full-page image in the WAL after "
+    "a checkpoint (354 KB of WAL per item at 100k; wal_compression would shrink it).",
     "match.items_per_s_10k": "1.3 % short: within run-to-run noise here (issue 3 measured "
     "40,294 and 45,045 items/s); the Aho-Corasick scan and candidate evaluation dominate.",
 }  # fmt: skip
