@@ -255,14 +255,20 @@ def marker(schedule: Mapping[str, Any], feed: int, number: int) -> str:
 
 
 def build_window(path: Path, size: int) -> float:
-    """Bulk-load the window in a child process (its memory is not the daemon's)."""
+    """Bulk-load the window in a child process (its memory is not the daemon's).
+
+    Built under another name and renamed when complete: an interrupted build leaves no
+    file that a later run would take for a cached window.
+    """
     context = multiprocessing.get_context("spawn")
+    partial = path.with_name(f"{path.name}.partial")
     with stopwatch() as t:
-        child = context.Process(target=_build, args=(str(path), size))
+        child = context.Process(target=_build, args=(str(partial), size))
         child.start()
         child.join()
     if child.exitcode != 0:
         raise RuntimeError(f"building the window failed ({child.exitcode})")
+    partial.replace(path)
     return t.wall
 
 
