@@ -121,7 +121,7 @@ REMEDIES: dict[str, str] = {
     "cluster_db.sqlite.ratio": "The work per item is bounded: flat from 100k to 1M (1.04x). "
     "What grows from 1k to 100k is the price of each of ~500 random index accesses per item "
     "(frequencies of 300-400 terms, 31 key ranges, 4-5 fingerprint rows, ~36 postings and "
-    "~90 counts written), about 2 µs more each once the index (4 MB at 1k, 370 MB at 100k) "
+    "~90 counts written), about 3 µs more each once the index (4 MB at 1k, 370 MB at 100k) "
     "no longer fits the CPU's caches; not the volume read (4 to 32 postings per key: the "
     "same). A 256 MiB page cache, mmap, a process-wide frequency cache: within noise. "
     "Closing it needs the index in fast memory at 1M: 430 MB of postings at least, over "
