@@ -265,10 +265,10 @@ def warm(database: Database) -> None:
     in the run would otherwise be measured cold (the later, bigger builds push it out).
     """
     if database.is_sqlite:
-        path = database.engine.url.database or ""
-        for name in (path, f"{path}-wal"):
-            if Path(name).exists():
-                with open(name, "rb") as f:
+        path = Path(database.engine.url.database or "")
+        for name in (path, path.with_name(f"{path.name}-wal")):
+            if name.is_file():
+                with name.open("rb") as f:
                     while f.read(1 << 24):
                         pass
         return
